@@ -1,0 +1,1 @@
+//! Synthetic generators (teacher-student, Gaussian mixtures, matrix sensing, modular arithmetic).

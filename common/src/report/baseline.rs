@@ -1,0 +1,114 @@
+//! `repro check`: re-read every `claims.json`, and compare measured values with a baseline
+//! (the committed reports) so that CI fails when a number drifts, not only when it crosses a bound.
+use super::fmt_num;
+use super::write::ClaimsFile;
+use anyhow::{Context, Result};
+use std::fs;
+use std::path::Path;
+
+/// One line of the check table.
+#[derive(Debug, Clone)]
+pub struct CheckRow {
+    pub study: String,
+    pub id: String,
+    pub gated: bool,
+    pub passed: bool,
+    pub measured: f64,
+    pub baseline: Option<f64>,
+    /// False when the value moved beyond the claim's drift tolerance from the baseline.
+    pub stable: bool,
+}
+
+/// Relative drift test: |m - b| <= tol * max(|b|, 1e-12) (NaN vs NaN counts as stable).
+pub fn within_drift(measured: f64, baseline: f64, tol: f64) -> bool {
+    if measured.is_nan() && baseline.is_nan() {
+        return true;
+    }
+    if measured == baseline {
+        return true;
+    }
+    (measured - baseline).abs() <= tol * baseline.abs().max(1e-12)
+}
+
+fn load(path: &Path) -> Result<ClaimsFile> {
+    serde_json::from_str(&fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        .with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Check every study under `out` (optionally against `baseline`, a folder of the same shape).
+pub fn check(out: &Path, baseline: Option<&Path>) -> Result<Vec<CheckRow>> {
+    let mut rows = vec![];
+    let mut dirs: Vec<_> = fs::read_dir(out)
+        .with_context(|| format!("reading {}", out.display()))?
+        .flatten()
+        .filter(|e| e.path().join("claims.json").is_file())
+        .collect();
+    dirs.sort_by_key(|e| e.file_name());
+    for e in dirs {
+        let cf = load(&e.path().join("claims.json"))?;
+        let base = match baseline {
+            Some(b) => {
+                let p = b.join(e.file_name()).join("claims.json");
+                if p.is_file() { Some(load(&p)?) } else { None }
+            }
+            None => None,
+        };
+        for c in &cf.claims {
+            let b = base
+                .as_ref()
+                .filter(|b| b.profile == cf.profile && b.seed == cf.seed)
+                .and_then(|b| b.claims.iter().find(|x| x.id == c.id))
+                .map(|x| x.measured);
+            rows.push(CheckRow {
+                study: cf.study.clone(),
+                id: c.id.clone(),
+                gated: c.gated,
+                passed: c.passed,
+                measured: c.measured,
+                baseline: b,
+                stable: b.is_none_or(|b| !c.gated || within_drift(c.measured, b, c.drift_tol)),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Render the check table as plain text.
+pub fn render(rows: &[CheckRow]) -> String {
+    let mut s = format!(
+        "{:<34} {:<10} {:<6} {:<8} {:>14} {:>14} {}\n",
+        "study", "claim", "gated", "verdict", "measured", "baseline", "drift"
+    );
+    for r in rows {
+        s += &format!(
+            "{:<34} {:<10} {:<6} {:<8} {:>14} {:>14} {}\n",
+            r.study,
+            r.id,
+            if r.gated { "yes" } else { "no" },
+            if r.passed {
+                "pass"
+            } else if r.gated {
+                "FAIL"
+            } else {
+                "fail"
+            },
+            fmt_num(r.measured),
+            r.baseline.map(fmt_num).unwrap_or_else(|| "-".into()),
+            if r.stable { "ok" } else { "DRIFTED" }
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn drift_rule() {
+        assert!(within_drift(1.0, 1.0, 0.0));
+        assert!(within_drift(1.04, 1.0, 0.05));
+        assert!(!within_drift(1.06, 1.0, 0.05));
+        assert!(within_drift(f64::NAN, f64::NAN, 0.05));
+        assert!(!within_drift(f64::NAN, 1.0, 0.05));
+    }
+}

@@ -1,0 +1,236 @@
+//! The `Study` contract: a paper, a typed `Config` with `quick()`/`full()` profiles, and a `run`
+//! that returns an [`Outcome`]. The runner (see [`runner`]) handles seeds, devices, caching of
+//! sweep cells, progress and the atomic report.
+
+pub mod overrides;
+pub mod runner;
+
+use crate::device::Device;
+use crate::progress::{Mode, Progress};
+use crate::report::Outcome;
+use crate::rng::Seed;
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// CI: <= 60 s on 2 CPU cores; small but real.
+    Quick,
+    /// The paper's setting or the closest feasible; hours or a GPU.
+    Full,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Quick => "quick",
+            Profile::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = crate::BadInput;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "quick" => Ok(Profile::Quick),
+            "full" => Ok(Profile::Full),
+            _ => Err(crate::BadInput::new(format!("unknown profile `{s}`: accepted are quick, full"))),
+        }
+    }
+}
+
+/// The paper a study reproduces.
+#[derive(Clone, Debug)]
+pub struct Paper {
+    pub title: &'static str,
+    pub authors: &'static str,
+    pub arxiv: &'static str,
+    pub official_code: Option<&'static str>,
+}
+
+/// One paper's experiment. Implement this; the blanket [`DynStudy`] impl does the rest.
+pub trait Study: Send + Sync + 'static {
+    /// Typed configuration. Use `#[serde(deny_unknown_fields)]` so a mistyped key is rejected.
+    type Config: Serialize + DeserializeOwned + Clone + Send + Sync;
+    /// The slug (`studies/<slug>`, `reports/<slug>`).
+    fn slug(&self) -> &'static str;
+    fn paper(&self) -> Paper;
+    /// The configuration of a profile.
+    fn config(&self, profile: Profile) -> Self::Config;
+    /// Run the experiment and return tables, figures and claims.
+    fn run(&self, cfg: &Self::Config, ctx: &Ctx) -> Result<Outcome>;
+}
+
+/// Object-safe view of a study for the registry and the runner (configs travel as JSON).
+pub trait DynStudy: Send + Sync {
+    fn slug(&self) -> &'static str;
+    fn paper(&self) -> Paper;
+    fn config_json(&self, profile: Profile) -> serde_json::Value;
+    /// Check that a (possibly overridden) config deserializes into the typed `Config`.
+    fn check_config(&self, cfg: &serde_json::Value) -> Result<(), crate::BadInput>;
+    fn run_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<Outcome>;
+}
+
+impl<S: Study> DynStudy for S {
+    fn slug(&self) -> &'static str {
+        Study::slug(self)
+    }
+    fn paper(&self) -> Paper {
+        Study::paper(self)
+    }
+    fn config_json(&self, profile: Profile) -> serde_json::Value {
+        serde_json::to_value(self.config(profile)).expect("configs serialize to JSON")
+    }
+    fn check_config(&self, cfg: &serde_json::Value) -> Result<(), crate::BadInput> {
+        serde_json::from_value::<S::Config>(cfg.clone())
+            .map(|_| ())
+            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(self))))
+    }
+    fn run_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<Outcome> {
+        let typed: S::Config = serde_json::from_value(cfg.clone())
+            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(self))))?;
+        self.run(&typed, ctx)
+    }
+}
+
+/// What a study run may use: the seed tree, the device, the progress reporter and the sweep
+/// grid (with its cache and thread pool).
+pub struct Ctx {
+    pub seed: Seed,
+    pub profile: Profile,
+    pub device: Device,
+    /// Threads for sweep cells (`--jobs`).
+    pub jobs: usize,
+    pub progress_mode: Mode,
+    /// Folder of cached cell results; `None` disables caching.
+    pub cache_dir: Option<PathBuf>,
+    /// Ignore cached cells (`--force`); fresh results are still stored.
+    pub force: bool,
+    /// Prefix of every cache key: study, profile, config, seed, code version.
+    pub cache_prefix: String,
+    pub cells_run: AtomicU64,
+    pub cells_cached: AtomicU64,
+}
+
+impl Ctx {
+    /// A quiet, uncached context for tests.
+    pub fn for_test(seed: u64, profile: Profile) -> Ctx {
+        Ctx {
+            seed: Seed(seed),
+            profile,
+            device: Device::Cpu,
+            jobs: rayon::current_num_threads(),
+            progress_mode: Mode::Quiet,
+            cache_dir: None,
+            force: false,
+            cache_prefix: String::new(),
+            cells_run: AtomicU64::new(0),
+            cells_cached: AtomicU64::new(0),
+        }
+    }
+
+    /// A progress reporter for a loop of `len` steps.
+    pub fn progress(&self, what: &str, len: u64) -> Progress {
+        Progress::new(self.progress_mode, what, len)
+    }
+
+    fn cell_key(&self, grid: &str, cell_json: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.cache_prefix.as_bytes());
+        h.update([0]);
+        h.update(grid.as_bytes());
+        h.update([0]);
+        h.update(cell_json.as_bytes());
+        let d = h.finalize();
+        d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Run `f` on every cell of a sweep, in parallel on `jobs` threads.
+    ///
+    /// Each cell gets its own seed derived from the grid name and the cell's content (adding a cell
+    /// never changes the others). Results are cached under a content key (study, profile, config,
+    /// root seed, code version, grid name, cell), so an interrupted sweep resumes where it stopped;
+    /// a cell that fails is never cached, and the grid returns the first error after all cells ran.
+    pub fn grid<C, R, F>(&self, name: &str, cells: &[C], f: F) -> Result<Vec<R>>
+    where
+        C: Serialize + Sync,
+        R: Serialize + DeserializeOwned + Send,
+        F: Fn(&C, Seed) -> Result<R> + Sync + Send,
+    {
+        let progress = self.progress(name, cells.len() as u64);
+        let run_cell = |c: &C| -> Result<R> {
+            let cj = serde_json::to_string(c)?;
+            let seed = self.seed.child("grid").child(name).child(&cj);
+            let path = self.cache_dir.as_ref().map(|d| d.join(format!("{}.json", self.cell_key(name, &cj))));
+            if let (Some(p), false) = (&path, self.force)
+                && let Ok(s) = std::fs::read_to_string(p)
+                && let Ok(r) = serde_json::from_str::<R>(&s)
+            {
+                self.cells_cached.fetch_add(1, Ordering::Relaxed);
+                progress.inc(1);
+                return Ok(r);
+            }
+            let r = f(c, seed).with_context(|| format!("grid {name}, cell {cj}"))?;
+            self.cells_run.fetch_add(1, Ordering::Relaxed);
+            if let Some(p) = &path {
+                store(p, &r);
+            }
+            progress.inc(1);
+            Ok(r)
+        };
+        let results: Vec<Result<R>> = if self.jobs <= 1 {
+            cells.iter().map(run_cell).collect()
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(self.jobs).build()?;
+            pool.install(|| cells.par_iter().map(run_cell).collect())
+        };
+        progress.finish();
+        results.into_iter().collect()
+    }
+}
+
+/// Store a cell result if it round-trips through JSON (NaN/inf do not: such cells are re-run).
+fn store<R: Serialize + DeserializeOwned>(path: &std::path::Path, r: &R) {
+    let Ok(s) = serde_json::to_string(r) else { return };
+    if serde_json::from_str::<R>(&s).is_err() {
+        return;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, s).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// Run a study's quick profile in-process and assert that every gated claim passed (the generic
+/// test every registered study goes through).
+pub fn assert_quick_claims(study: &dyn DynStudy, seed: u64) -> Outcome {
+    let ctx = Ctx::for_test(seed, Profile::Quick);
+    let cfg = study.config_json(Profile::Quick);
+    let t = std::time::Instant::now();
+    let out = study.run_json(&cfg, &ctx).unwrap_or_else(|e| panic!("{} failed: {e:#}", study.slug()));
+    let secs = t.elapsed().as_secs_f64();
+    let gated = out.claims.iter().filter(|c| c.gated).count();
+    assert!(gated >= 2, "{}: a study gates at least two claims (has {gated})", study.slug());
+    for c in &out.claims {
+        assert!(c.gated || c.reason.is_some(), "{}: claim {} is not gated but gives no reason", study.slug(), c.id);
+    }
+    let failed: Vec<String> = out
+        .claims
+        .iter()
+        .filter(|c| c.gated && !c.passed)
+        .map(|c| format!("{} measured {} expected {}", c.id, c.measured, c.expected.describe()))
+        .collect();
+    assert!(failed.is_empty(), "{} (seed {seed}): failed claims: {failed:?}", study.slug());
+    eprintln!("{}: {gated} gated claims passed in {secs:.1} s", study.slug());
+    out
+}

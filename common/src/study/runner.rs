@@ -1,0 +1,241 @@
+//! Running one study end to end: config + overrides, device probe, the run, the atomic report,
+//! the index. Used by the CLI and by the tests.
+use super::{Ctx, DynStudy, Profile, overrides};
+use crate::device::{DeviceChoice, Probed};
+use crate::error::BadInput;
+use crate::progress::Mode;
+use crate::report::index::write_index;
+use crate::report::write::{ClaimsFile, Manifest, PaperInfo, write_report};
+use crate::rng::Seed;
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// The default root seed.
+pub const DEFAULT_SEED: u64 = 20_240_601;
+
+#[derive(Clone, Debug)]
+pub struct RunOpts {
+    pub profile: Profile,
+    pub seed: u64,
+    pub device: DeviceChoice,
+    pub sets: Vec<(String, String)>,
+    pub out: PathBuf,
+    pub jobs: usize,
+    pub force: bool,
+    pub progress: Mode,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RunOpts {
+    fn default() -> Self {
+        RunOpts {
+            profile: Profile::Quick,
+            seed: DEFAULT_SEED,
+            device: DeviceChoice::Auto,
+            sets: vec![],
+            out: PathBuf::from("reports"),
+            jobs: rayon::current_num_threads(),
+            force: false,
+            progress: Mode::Quiet,
+            cache_dir: None,
+        }
+    }
+}
+
+/// What one run gave.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub slug: String,
+    pub gated: usize,
+    pub passed: usize,
+    pub ungated: usize,
+    pub dir: PathBuf,
+    pub wall_seconds: f64,
+}
+
+impl RunSummary {
+    pub fn all_passed(&self) -> bool {
+        self.gated == self.passed
+    }
+}
+
+/// The profile's config with `--set` overrides applied and type-checked.
+pub fn resolve_config(
+    study: &dyn DynStudy,
+    profile: Profile,
+    sets: &[(String, String)],
+) -> Result<serde_json::Value, BadInput> {
+    let mut cfg = study.config_json(profile);
+    overrides::apply(&mut cfg, sets, study.slug())?;
+    study.check_config(&cfg)?;
+    Ok(cfg)
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// (commit, dirty) of the working tree, ignoring generated reports.
+pub fn git_state() -> (String, bool) {
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = git(&["status", "--porcelain", "--", ".", ":!reports"]).is_some_and(|s| !s.is_empty());
+    (commit, dirty)
+}
+
+/// A content version of the code for cache keys: commit plus a hash of uncommitted changes.
+/// `None` (no caching) when git is unavailable.
+pub fn code_version() -> Option<String> {
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let diff = git(&["diff", "HEAD", "--", ".", ":!reports"]).unwrap_or_default();
+    let untracked = git(&["ls-files", "--others", "--exclude-standard", "--", ".", ":!reports"]).unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(diff.as_bytes());
+    for f in untracked.lines() {
+        h.update(f.as_bytes());
+        h.update(std::fs::read(f).unwrap_or_default());
+    }
+    let d = h.finalize();
+    Some(format!("{commit}-{}", d.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (civil-from-days, Howard Hinnant's algorithm).
+pub fn utc_string(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn crate_versions() -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("repro".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("rustc_target".into(), std::env::consts::ARCH.into());
+    for kv in env!("REPRO_DEP_VERSIONS").split(',').filter(|s| !s.is_empty()) {
+        if let Some((k, v)) = kv.split_once('=') {
+            m.insert(k.into(), v.into());
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Run `study` with `opts` and write its report atomically to `<out>/<slug>`, then refresh the
+/// index. Bad input fails before anything runs; a failing claim still writes the report.
+pub fn run_study(study: &dyn DynStudy, opts: &RunOpts, probed: &Probed) -> Result<RunSummary> {
+    let cfg = resolve_config(study, opts.profile, &opts.sets)?;
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (commit, dirty) = git_state();
+    let cache_prefix = format!(
+        "{}|{}|{}|{}|{}",
+        study.slug(),
+        opts.profile.as_str(),
+        serde_json::to_string(&cfg)?,
+        opts.seed,
+        code_version().unwrap_or_default()
+    );
+    let cache_dir = opts.cache_dir.clone().filter(|_| code_version().is_some()).map(|d| d.join(study.slug()));
+    let ctx = Ctx {
+        seed: Seed(opts.seed),
+        profile: opts.profile,
+        device: probed.device,
+        jobs: opts.jobs.max(1),
+        progress_mode: opts.progress,
+        cache_dir,
+        force: opts.force,
+        cache_prefix,
+        cells_run: AtomicU64::new(0),
+        cells_cached: AtomicU64::new(0),
+    };
+    let (g0, h0) = crate::counters::snapshot();
+    let t = Instant::now();
+    let outcome = study.run_json(&cfg, &ctx)?;
+    let wall = t.elapsed().as_secs_f64();
+    let (g1, h1) = crate::counters::snapshot();
+    let paper = study.paper();
+    let info = PaperInfo {
+        slug: study.slug().into(),
+        title: paper.title.into(),
+        authors: paper.authors.into(),
+        arxiv: paper.arxiv.into(),
+        official_code: paper.official_code.map(Into::into),
+    };
+    let claims = ClaimsFile {
+        study: study.slug().into(),
+        profile: opts.profile.as_str().into(),
+        seed: opts.seed,
+        claims: outcome.claims.clone(),
+    };
+    let manifest = Manifest {
+        study: study.slug().into(),
+        paper: paper.title.into(),
+        profile: opts.profile.as_str().into(),
+        seed: opts.seed,
+        config: cfg,
+        git_commit: commit,
+        git_dirty: dirty,
+        device_requested: format!("{:?}", opts.device).to_lowercase(),
+        device_used: format!("{:?}", probed.device).to_lowercase(),
+        device_note: probed.note.clone(),
+        cpu_model: cpu_model(),
+        threads: rayon::current_num_threads(),
+        crate_versions: crate_versions(),
+        started_utc: utc_string(started),
+        wall_seconds: (wall * 100.0).round() / 100.0,
+        gradient_evals: g1 - g0,
+        hvp_evals: h1 - h0,
+        cells_run: ctx.cells_run.load(Ordering::Relaxed),
+        cells_cached: ctx.cells_cached.load(Ordering::Relaxed),
+    };
+    let dir = write_report(&opts.out, &info, &outcome, &claims, &manifest)?;
+    write_index(&opts.out)?;
+    let gated = outcome.claims.iter().filter(|c| c.gated).count();
+    Ok(RunSummary {
+        slug: study.slug().into(),
+        gated,
+        passed: outcome.claims.iter().filter(|c| c.gated && c.passed).count(),
+        ungated: outcome.claims.len() - gated,
+        dir,
+        wall_seconds: wall,
+    })
+}
+
+/// Default cache folder beside the reports.
+pub fn default_cache_dir(out: &Path) -> PathBuf {
+    out.parent().map(|p| p.join(".repro-cache")).unwrap_or_else(|| PathBuf::from(".repro-cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn utc_known_values() {
+        assert_eq!(utc_string(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_string(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_string(1_798_502_400 + 3661), "2026-12-29T01:01:01Z");
+    }
+}

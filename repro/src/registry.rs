@@ -1,0 +1,16 @@
+//! Every study the CLI knows: one line per study crate (keep sorted by slug).
+use common::DynStudy;
+
+/// All registered studies, sorted by slug.
+pub fn all() -> Vec<Box<dyn DynStudy>> {
+    let mut v: Vec<Box<dyn DynStudy>> = vec![
+        // studies: one line each, `Box::new(<crate>::<StudyType>),`
+    ];
+    v.sort_by_key(|s| s.slug());
+    v
+}
+
+/// Look a study up by slug.
+pub fn find(slug: &str) -> Option<Box<dyn DynStudy>> {
+    all().into_iter().find(|s| s.slug() == slug)
+}

@@ -1,0 +1,1 @@
+//! Study `batch-hessian-rmt`: under construction.

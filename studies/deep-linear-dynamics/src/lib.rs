@@ -1,0 +1,1 @@
+//! Study `deep-linear-dynamics`: under construction.

@@ -1,0 +1,1 @@
+//! Study `hessian-bulk-outliers`: under construction.

@@ -1,0 +1,1 @@
+//! Study `highdim-generalization-dynamics`: under construction.

@@ -1,0 +1,1 @@
+//! Study `lsa-one-step-gd`: under construction.

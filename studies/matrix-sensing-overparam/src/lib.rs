@@ -1,0 +1,1 @@
+//! Study `matrix-sensing-overparam`: under construction.

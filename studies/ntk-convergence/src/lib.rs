@@ -1,0 +1,1 @@
+//! Study `ntk-convergence`: under construction.

@@ -1,0 +1,1 @@
+//! Study `sgd-stability-trace`: under construction.
