@@ -1,1 +1,219 @@
-fn main() {}
+//! `repro`: list, reproduce and check the studies.
+//!
+//! Exit codes: 0 all gated claims passed; 1 a run finished but a claim failed (the report is still
+//! written) or a run crashed; 2 bad input (unknown study, bad `--set`, missing data file,
+//! `--device cuda` without a GPU).
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use common::device::{probe, DeviceChoice};
+use common::error::is_bad_input;
+use common::progress::Mode;
+use common::report::baseline;
+use common::study::overrides::{keys, parse_assignment};
+use common::study::runner::{default_cache_dir, resolve_config, run_study, RunOpts, DEFAULT_SEED};
+use common::study::Profile;
+use common::{BadInput, DynStudy};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "repro", version, about = "Reproduce deep-learning optimization papers: numbers, tables, figures, gated claims")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run studies and write reports/<study>/ (use `all` for every study).
+    Reproduce {
+        /// Study slugs, or `all`.
+        #[arg(required = true)]
+        studies: Vec<String>,
+        /// quick (CI scale) or full (the paper's setting).
+        #[arg(long, default_value = "quick")]
+        profile: String,
+        /// Root seed; every part of a study derives its own seed from it.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// auto, cpu or cuda.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Override a config field, type-checked: --set key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Output folder.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Threads for sweep cells (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Re-run sweep cells even when cached.
+        #[arg(long)]
+        force: bool,
+        /// Do not read or write the cell cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// List the studies: slug, paper, number of claims (with --keys: the settable config keys).
+    List {
+        #[arg(long)]
+        keys: bool,
+    },
+    /// Re-read every claims.json under --out, print a table; exit 1 if a gated claim failed or
+    /// (with --baseline) drifted beyond its tolerance from the baseline.
+    Check {
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// A folder of earlier reports (e.g. the committed ones) to compare measured values with.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
+    /// Print a study's resolved configuration as JSON.
+    Config {
+        study: String,
+        #[arg(long, default_value = "quick")]
+        profile: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Rewrite reports/README.md (the index) from the study folders.
+    Index {
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+}
+
+fn select(names: &[String]) -> Result<Vec<Box<dyn DynStudy>>, BadInput> {
+    let all = repro::registry::all();
+    let accepted = || all.iter().map(|s| s.slug()).collect::<Vec<_>>().join(", ");
+    if names.iter().any(|n| n == "all") {
+        return Ok(repro::registry::all());
+    }
+    names
+        .iter()
+        .map(|n| repro::registry::find(n).ok_or_else(|| BadInput::new(format!("unknown study `{n}`; accepted: all, {}", accepted()))))
+        .collect()
+}
+
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, BadInput> {
+    sets.iter().map(|s| parse_assignment(s)).collect()
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Reproduce { studies, profile, seed, device, sets, out, jobs, force, no_cache } => {
+            let profile: Profile = profile.parse()?;
+            let device: DeviceChoice = device.parse()?;
+            let sets = parse_sets(&sets)?;
+            let selected = select(&studies)?;
+            // Validate every input before any study runs.
+            for s in &selected {
+                resolve_config(s.as_ref(), profile, &sets)?;
+            }
+            let probed = probe(device)?;
+            let opts = RunOpts {
+                profile,
+                seed,
+                device,
+                sets,
+                cache_dir: (!no_cache).then(|| default_cache_dir(&out)),
+                out,
+                jobs: jobs.unwrap_or_else(rayon::current_num_threads),
+                force,
+                progress: Mode::detect(),
+            };
+            let mut failed = 0;
+            for s in &selected {
+                eprintln!("== {} ({}, seed {seed}, {})", s.slug(), profile.as_str(), probed.note);
+                match run_study(s.as_ref(), &opts, &probed) {
+                    Ok(sum) => {
+                        eprintln!(
+                            "   {}: {}/{} gated claims passed ({} not gated) in {:.1} s -> {}",
+                            sum.slug,
+                            sum.passed,
+                            sum.gated,
+                            sum.ungated,
+                            sum.wall_seconds,
+                            sum.dir.display()
+                        );
+                        if !sum.all_passed() {
+                            failed += 1;
+                        }
+                    }
+                    Err(e) if is_bad_input(&e) => return Err(e),
+                    Err(e) => {
+                        eprintln!("   {}: run failed: {e:#}", s.slug());
+                        failed += 1;
+                    }
+                }
+            }
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::List { keys: show_keys } => {
+            for s in repro::registry::all() {
+                let p = s.paper();
+                // The number of claims is known after a run; the quick report holds it.
+                let n = std::fs::read_to_string(format!("reports/{}/claims.json", s.slug()))
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["claims"].as_array().map(|a| a.len().to_string()))
+                    .unwrap_or_else(|| "?".into());
+                println!("{:<34} {:>3} claims  {} (arXiv:{})", s.slug(), n, p.title, p.arxiv);
+                if show_keys {
+                    println!("    keys: {}", keys(&s.config_json(Profile::Quick)).join(", "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { out, baseline: base } => {
+            if let Some(b) = &base
+                && !b.is_dir()
+            {
+                return Err(BadInput::new(format!("baseline folder {} does not exist", b.display())).into());
+            }
+            if !out.is_dir() {
+                return Err(BadInput::new(format!("reports folder {} does not exist", out.display())).into());
+            }
+            let rows = baseline::check(&out, base.as_deref())?;
+            print!("{}", baseline::render(&rows));
+            let failed = rows.iter().filter(|r| r.gated && !r.passed).count();
+            let drifted = rows.iter().filter(|r| !r.stable).count();
+            let studies: std::collections::BTreeSet<_> = rows.iter().map(|r| r.study.as_str()).collect();
+            println!(
+                "{} studies, {} claims ({} gated): {} gated failed, {} drifted",
+                studies.len(),
+                rows.len(),
+                rows.iter().filter(|r| r.gated).count(),
+                failed,
+                drifted
+            );
+            Ok(if failed + drifted == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Config { study, profile, sets } => {
+            let s = select(&[study])?.remove(0);
+            let cfg = resolve_config(s.as_ref(), profile.parse()?, &parse_sets(&sets)?)?;
+            println!("{}", serde_json::to_string_pretty(&cfg)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Index { out } => {
+            common::report::index::write_index(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_bad_input(&e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -2,5 +2,19 @@
 //! eigen-decompositions; matrix-free operators and Krylov methods.
 
 pub mod dense;
+pub mod krylov;
+pub mod ops;
+pub mod power;
+pub mod trace;
 
 pub use dense::{eigh, eigvalsh, qr, singular_values};
+pub use krylov::{
+    CgResult, Lanczos, bottom_eigs, cg, lanczos, lanczos_restarted, pcg, slq, slq_density,
+    slq_trace, top_eigs,
+};
+pub use ops::{Counted, FnOp, LinOp, Shifted};
+pub use power::{power_iteration, top_eigs_power};
+pub use trace::{hutchinson_samples, hutchinson_trace, mean_var};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+# `just` wrappers around the cargo commands (install: `pip install rust-just` or `cargo install just`).
+
+# Reproduce one or more studies: just reproduce deep-linear-dynamics --profile full
+reproduce +args:
+    cargo run --release -q -p repro -- reproduce {{args}}
+
+# Every study's quick profile.
+reproduce-all profile="quick":
+    cargo run --release -q -p repro -- reproduce all --profile {{profile}}
+
+# The test suite (the README's test command).
+test:
+    cargo test --release --workspace
+
+# Re-read every claims.json; exit 1 if a gated claim failed.
+check *args:
+    cargo run --release -q -p repro -- check {{args}}
+
+# Criterion benches (HVP, GEMM, ...).
+bench:
+    cargo bench -p common
+
+# Rewrite reports/README.md from the study folders.
+report:
+    cargo run --release -q -p repro -- index
+
+# Write a Slurm job-array script running one seed per task for a study's full profile.
+slurm study n="8":
+    #!/usr/bin/env bash
+    cat > slurm-{{study}}.sh <<SCRIPT
+    #!/usr/bin/env bash
+    #SBATCH --job-name={{study}}
+    #SBATCH --array=0-$(( {{n}} - 1 ))
+    #SBATCH --cpus-per-task=8
+    #SBATCH --time=24:00:00
+    cargo run --release -q -p repro -- reproduce {{study}} --profile full --seed \$SLURM_ARRAY_TASK_ID --out reports-seed\$SLURM_ARRAY_TASK_ID
+    SCRIPT
+    echo "wrote slurm-{{study}}.sh (sbatch slurm-{{study}}.sh)"
+
+# The GPU check (parity tests + benchmarks) on a machine with CUDA.
+gpu-check:
+    scripts/gpu-check.sh

@@ -1,0 +1,90 @@
+//! The CLI end to end: exit codes on bad input, and a real study written, listed and checked.
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A registered study that runs in a few seconds.
+const FAST_STUDY: &str = "deep-linear-dynamics";
+
+fn repro(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_repro")).args(args).current_dir(cwd).output().expect("repro runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn bad_input_exits_2_with_a_one_line_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let out = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["reproduce", "no-such-study", "--out", out], "unknown study `no-such-study`"),
+        (vec!["reproduce", FAST_STUDY, "--set", "no_such_key=1", "--out", out], "unknown --set key `no_such_key`"),
+        (vec!["reproduce", FAST_STUDY, "--set", "novalue", "--out", out], "--set expects key=value"),
+        (vec!["reproduce", FAST_STUDY, "--profile", "huge", "--out", out], "unknown profile `huge`"),
+        (vec!["reproduce", FAST_STUDY, "--device", "tpu", "--out", out], "unknown device `tpu`"),
+        (vec!["reproduce", FAST_STUDY, "--device", "cuda", "--out", out], "--device cuda asked for"),
+        (vec!["check", "--out", "/definitely/not/here"], "does not exist"),
+        (vec!["check", "--out", out, "--baseline", "/definitely/not/here"], "does not exist"),
+    ];
+    for (args, want) in cases {
+        let o = repro(&args, dir.path());
+        // `--device cuda` is only an error where no GPU is usable (always, on CI).
+        if args.contains(&"cuda") && common::device::cuda_unavailable_reason().is_none() {
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(want), "{args:?}: expected `{want}` in {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: one-line message, got {e}");
+    }
+    // A mistyped value for an existing key: find a numeric key of the study and give it a word.
+    let cfg = repro(&["config", FAST_STUDY], dir.path());
+    assert_eq!(cfg.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&cfg.stdout).unwrap();
+    let key = v.as_object().unwrap().iter().find(|(_, x)| x.is_number()).map(|(k, _)| k.clone()).unwrap();
+    let o = repro(&["reproduce", FAST_STUDY, "--set", &format!("{key}=lots"), "--out", out], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad value"), "{}", stderr(&o));
+    assert!(!Path::new(out).join(FAST_STUDY).exists(), "bad input must not write a report");
+}
+
+#[test]
+fn a_study_writes_its_whole_report_and_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let o = repro(&["reproduce", FAST_STUDY, "--out", out.to_str().unwrap(), "--no-cache"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = out.join(FAST_STUDY);
+    for f in ["README.md", "claims.json", "manifest.json"] {
+        assert!(r.join(f).is_file(), "{f} missing");
+    }
+    for (sub, exts) in [("tables", ["csv", "parquet"]), ("figures", ["svg", "png"])] {
+        let names: Vec<String> = std::fs::read_dir(r.join(sub)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+        for ext in exts {
+            assert!(names.iter().any(|n| n.ends_with(ext)), "no .{ext} in {sub}: {names:?}");
+        }
+    }
+    assert!(out.join("README.md").is_file(), "index missing");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("manifest.json")).unwrap()).unwrap();
+    for k in ["git_commit", "git_dirty", "profile", "config", "seed", "device_used", "cpu_model", "threads", "crate_versions", "wall_seconds", "gradient_evals", "hvp_evals"] {
+        assert!(m.get(k).is_some(), "manifest lacks {k}");
+    }
+    let c = repro(&["check", "--out", out.to_str().unwrap(), "--baseline", out.to_str().unwrap()], dir.path());
+    assert_eq!(c.status.code(), Some(0), "{}", String::from_utf8_lossy(&c.stdout));
+
+    // Killed midway: the earlier report stays whole.
+    let before = std::fs::read_to_string(r.join("claims.json")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_repro"))
+        .args(["reproduce", FAST_STUDY, "--out", out.to_str().unwrap(), "--no-cache"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(std::fs::read_to_string(r.join("claims.json")).unwrap(), before);
+    assert!(r.join("README.md").is_file() && r.join("manifest.json").is_file());
+}
