@@ -10,10 +10,10 @@ fn main() {
     for line in text.lines() {
         if let Some(n) = line.strip_prefix("name = ") {
             name = n.trim_matches('"').to_string();
-        } else if let Some(v) = line.strip_prefix("version = ") {
-            if wanted.contains(&name.as_str()) {
-                found.push(format!("{}={}", name, v.trim_matches('"')));
-            }
+        } else if let Some(v) = line.strip_prefix("version = ")
+            && wanted.contains(&name.as_str())
+        {
+            found.push(format!("{}={}", name, v.trim_matches('"')));
         }
     }
     println!("cargo:rustc-env=REPRO_DEP_VERSIONS={}", found.join(","));

@@ -78,12 +78,7 @@ pub fn lanczos<O: LinOp + ?Sized>(op: &O, m: usize, v0: ArrayView1<f64>) -> Lanc
 /// Like [`lanczos`], but on an invariant subspace it restarts with a random vector orthogonal to
 /// the basis so far (`beta = 0` there), so that all `min(m, n)` steps are taken. This is what
 /// eigenvalue computations want (an operator with repeated eigenvalues); quadrature does not.
-pub fn lanczos_restarted<O: LinOp + ?Sized>(
-    op: &O,
-    m: usize,
-    v0: ArrayView1<f64>,
-    rng: &mut impl Rng,
-) -> Lanczos {
+pub fn lanczos_restarted<O: LinOp + ?Sized>(op: &O, m: usize, v0: ArrayView1<f64>, rng: &mut impl Rng) -> Lanczos {
     lanczos_impl(op, m, v0, Some(rng))
 }
 
@@ -99,12 +94,7 @@ fn reorthogonalize(q: &Array2<f64>, j: usize, w: &mut Array1<f64>) {
     }
 }
 
-fn lanczos_impl<O: LinOp + ?Sized, R: Rng>(
-    op: &O,
-    m: usize,
-    v0: ArrayView1<f64>,
-    mut rng: Option<&mut R>,
-) -> Lanczos {
+fn lanczos_impl<O: LinOp + ?Sized, R: Rng>(op: &O, m: usize, v0: ArrayView1<f64>, mut rng: Option<&mut R>) -> Lanczos {
     let n = op.dim();
     assert_eq!(v0.len(), n, "lanczos: start vector has length {} but the operator has dim {n}", v0.len());
     let m = m.min(n);
@@ -157,22 +147,12 @@ fn lanczos_impl<O: LinOp + ?Sized, R: Rng>(
 /// Lanczos with full re-orthogonalization from a Gaussian start (`m` is raised to at least `k`
 /// and capped at the dimension). Accuracy grows quickly with `m` for well-separated
 /// eigenvalues; `m = dim` is exact up to rounding.
-pub fn top_eigs<O: LinOp + ?Sized>(
-    op: &O,
-    k: usize,
-    m: usize,
-    rng: &mut impl Rng,
-) -> (Vec<f64>, Vec<Array1<f64>>) {
+pub fn top_eigs<O: LinOp + ?Sized>(op: &O, k: usize, m: usize, rng: &mut impl Rng) -> (Vec<f64>, Vec<Array1<f64>>) {
     extreme_eigs(op, k, m, rng, true)
 }
 
 /// The `k` smallest (algebraic) eigenvalues, ascending, and their eigenvectors (see [`top_eigs`]).
-pub fn bottom_eigs<O: LinOp + ?Sized>(
-    op: &O,
-    k: usize,
-    m: usize,
-    rng: &mut impl Rng,
-) -> (Vec<f64>, Vec<Array1<f64>>) {
+pub fn bottom_eigs<O: LinOp + ?Sized>(op: &O, k: usize, m: usize, rng: &mut impl Rng) -> (Vec<f64>, Vec<Array1<f64>>) {
     extreme_eigs(op, k, m, rng, false)
 }
 
@@ -191,11 +171,8 @@ fn extreme_eigs<O: LinOp + ?Sized>(
     let v0 = gaussian_vec(rng, n, 1.0);
     let lz = lanczos_restarted(op, m.max(k).min(n), v0.view(), rng);
     let (theta, y) = lz.ritz_vectors();
-    let idx: Vec<usize> = if top {
-        (0..theta.len()).rev().take(k).collect()
-    } else {
-        (0..theta.len()).take(k).collect()
-    };
+    let idx: Vec<usize> =
+        if top { (0..theta.len()).rev().take(k).collect() } else { (0..theta.len()).take(k).collect() };
     let vals = idx.iter().map(|&i| theta[i]).collect();
     let vecs = idx.iter().map(|&i| y.column(i).to_owned()).collect();
     (vals, vecs)
@@ -206,12 +183,7 @@ fn extreme_eigs<O: LinOp + ?Sized>(
 /// nodes (Ritz values) and weights (squared first components of T's eigenvectors, sum 1).
 /// The spectral density estimate is the average over probes of `sum_k w_k delta(x - node_k)`, and
 /// `tr f(A) ~ dim * mean_probes sum_k w_k f(node_k)`.
-pub fn slq<O: LinOp + ?Sized>(
-    op: &O,
-    probes: usize,
-    m: usize,
-    rng: &mut impl Rng,
-) -> Vec<(Vec<f64>, Vec<f64>)> {
+pub fn slq<O: LinOp + ?Sized>(op: &O, probes: usize, m: usize, rng: &mut impl Rng) -> Vec<(Vec<f64>, Vec<f64>)> {
     let n = op.dim();
     let chunk = rayon::current_num_threads().max(1);
     let mut out = Vec::with_capacity(probes);
@@ -219,8 +191,7 @@ pub fn slq<O: LinOp + ?Sized>(
     while left > 0 {
         let c = left.min(chunk);
         let starts: Vec<Array1<f64>> = (0..c).map(|_| rademacher_vec(rng, n)).collect();
-        let res: Vec<(Vec<f64>, Vec<f64>)> =
-            starts.par_iter().map(|v| lanczos(op, m, v.view()).quadrature()).collect();
+        let res: Vec<(Vec<f64>, Vec<f64>)> = starts.par_iter().map(|v| lanczos(op, m, v.view()).quadrature()).collect();
         out.extend(res);
         left -= c;
     }
@@ -251,10 +222,7 @@ pub fn slq_density(nodes_weights: &[(Vec<f64>, Vec<f64>)], grid: &[f64], sigma: 
 /// `tr f(A)` from SLQ output: `dim * mean_probes sum_k w_k f(node_k)`.
 pub fn slq_trace(nodes_weights: &[(Vec<f64>, Vec<f64>)], dim: usize, f: impl Fn(f64) -> f64) -> f64 {
     let np = nodes_weights.len().max(1) as f64;
-    let s: f64 = nodes_weights
-        .iter()
-        .map(|(nodes, w)| nodes.iter().zip(w).map(|(t, w)| w * f(*t)).sum::<f64>())
-        .sum();
+    let s: f64 = nodes_weights.iter().map(|(nodes, w)| nodes.iter().zip(w).map(|(t, w)| w * f(*t)).sum::<f64>()).sum();
     dim as f64 * s / np
 }
 
@@ -301,7 +269,7 @@ pub fn pcg<O: LinOp + ?Sized>(
         let ap = op.apply(p.view());
         let pap = p.dot(&ap);
         iters += 1;
-        if !(pap > 0.0) {
+        if pap.is_nan() || pap <= 0.0 {
             return CgResult { x, iters, residual: res, converged: false };
         }
         let a = rz / pap;

@@ -9,8 +9,7 @@ pub mod trace;
 
 pub use dense::{eigh, eigvalsh, qr, singular_values};
 pub use krylov::{
-    CgResult, Lanczos, bottom_eigs, cg, lanczos, lanczos_restarted, pcg, slq, slq_density,
-    slq_trace, top_eigs,
+    CgResult, Lanczos, bottom_eigs, cg, lanczos, lanczos_restarted, pcg, slq, slq_density, slq_trace, top_eigs,
 };
 pub use ops::{Counted, FnOp, LinOp, Shifted};
 pub use power::{power_iteration, top_eigs_power};

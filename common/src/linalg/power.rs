@@ -9,12 +9,7 @@ use crate::rng::gaussian_vec;
 /// the Rayleigh quotient `v^T A v`) and its unit eigenvector `v`. Stops after `iters` applications
 /// or when successive Rayleigh quotients differ by at most `tol * |lambda|`.
 /// The returned pair is consistent: `lambda = v^T A v` for the returned `v`.
-pub fn power_iteration<O: LinOp + ?Sized>(
-    op: &O,
-    iters: usize,
-    tol: f64,
-    rng: &mut impl Rng,
-) -> (f64, Array1<f64>) {
+pub fn power_iteration<O: LinOp + ?Sized>(op: &O, iters: usize, tol: f64, rng: &mut impl Rng) -> (f64, Array1<f64>) {
     let n = op.dim();
     let mut v = gaussian_vec(rng, n, 1.0);
     let nv = v.dot(&v).sqrt();

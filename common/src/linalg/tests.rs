@@ -28,7 +28,7 @@ fn gapped(seed: u64, n: usize, top: &[f64]) -> Array2<f64> {
 use rand::Rng;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn lanczos_top_eigs_match_eigvalsh(seed in 0u64..10_000, n in 12usize..80, k in 1usize..4) {

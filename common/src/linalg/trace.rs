@@ -38,10 +38,6 @@ pub fn mean_var(x: &[f64]) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     let mean = x.iter().sum::<f64>() / n;
-    let var = if x.len() < 2 {
-        f64::NAN
-    } else {
-        x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
-    };
+    let var = if x.len() < 2 { f64::NAN } else { x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0) };
     (mean, var)
 }

@@ -254,7 +254,7 @@ mod tests {
         let y = Targets::Classes(vec![2]);
         let s = [1.5, 1.0 / 3.0, 4.0];
         let tot: f64 = s.iter().sum();
-        let want = -(4.0 / tot as f64).ln();
+        let want = -(4.0 / tot).ln();
         assert!((Loss::StableMaxCe.value(f.view(), &y) - want).abs() < 1e-14);
         let f = array![[1e4, -1e4, 0.0]];
         let (l, g) = Loss::StableMaxCe.value_grad(f.view(), &Targets::Classes(vec![1]));

@@ -205,22 +205,22 @@ pub trait Model: Sync {
 }
 
 /// A model bound to a batch: the objective `w -> mean loss` that optimisers and curvature
-/// estimators see. Every gradient (`loss_grad`, `per_sample_grads`) counts one gradient and every
+/// estimators see (`M` may be `dyn Model`). Every gradient (`loss_grad`, `per_sample_grads`) counts one gradient and every
 /// `hvp`/`gnvp` one HVP in [`crate::counters`]; `loss` counts nothing.
-pub struct Problem<'a, M: Model> {
+pub struct Problem<'a, M: Model + ?Sized> {
     pub model: &'a M,
     pub x: ArrayView2<'a, f64>,
     pub y: &'a Targets,
 }
 
-impl<M: Model> Clone for Problem<'_, M> {
+impl<M: Model + ?Sized> Clone for Problem<'_, M> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<M: Model> Copy for Problem<'_, M> {}
+impl<M: Model + ?Sized> Copy for Problem<'_, M> {}
 
-impl<'a, M: Model> Problem<'a, M> {
+impl<'a, M: Model + ?Sized> Problem<'a, M> {
     pub fn new(model: &'a M, x: ArrayView2<'a, f64>, y: &'a Targets) -> Self {
         y.check(x.nrows(), model.num_outputs());
         Problem { model, x, y }
@@ -303,12 +303,12 @@ pub(crate) fn explicit(p: usize, apply: impl Fn(ArrayView1<f64>) -> Array1<f64> 
 }
 
 /// The Hessian of a [`Problem`] at a fixed point `w`, as a symmetric [`LinOp`].
-pub struct HessianOp<'a, M: Model> {
+pub struct HessianOp<'a, M: Model + ?Sized> {
     pub problem: Problem<'a, M>,
     pub w: Array1<f64>,
 }
 
-impl<M: Model> LinOp for HessianOp<'_, M> {
+impl<M: Model + ?Sized> LinOp for HessianOp<'_, M> {
     fn dim(&self) -> usize {
         self.problem.dim()
     }
@@ -320,12 +320,12 @@ impl<M: Model> LinOp for HessianOp<'_, M> {
 /// The generalised Gauss-Newton matrix of a [`Problem`] at a fixed point `w`, as a symmetric
 /// [`LinOp`]; positive semi-definite where the loss is convex in the outputs (MSE, softmax CE;
 /// StableMax CE is not convex everywhere).
-pub struct GgnOp<'a, M: Model> {
+pub struct GgnOp<'a, M: Model + ?Sized> {
     pub problem: Problem<'a, M>,
     pub w: Array1<f64>,
 }
 
-impl<M: Model> LinOp for GgnOp<'_, M> {
+impl<M: Model + ?Sized> LinOp for GgnOp<'_, M> {
     fn dim(&self) -> usize {
         self.problem.dim()
     }

@@ -7,18 +7,68 @@
 pub mod baseline;
 pub mod index;
 pub mod plot;
+mod train_table;
 pub mod write;
 
 use serde::{Deserialize, Serialize};
+
+/// JSON has no NaN or infinities: write them as `null` / `"inf"` / `"-inf"` and read them back, so
+/// that a claim measured as NaN (a diverged run) still round-trips through `claims.json`.
+pub mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_nan() {
+            s.serialize_none()
+        } else if x.is_infinite() {
+            s.serialize_str(if *x > 0.0 { "inf" } else { "-inf" })
+        } else {
+            s.serialize_f64(*x)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Num(f64),
+            Str(String),
+            Null(()),
+        }
+        Ok(match Option::<Repr>::deserialize(d)? {
+            Some(Repr::Num(x)) => x,
+            Some(Repr::Str(t)) if t == "inf" => f64::INFINITY,
+            Some(Repr::Str(t)) if t == "-inf" => f64::NEG_INFINITY,
+            Some(Repr::Str(t)) => return Err(serde::de::Error::custom(format!("not a number: {t}"))),
+            Some(Repr::Null(())) | None => f64::NAN,
+        })
+    }
+}
 
 /// What a claim's measured value is held against.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Expect {
-    AtMost { bound: f64 },
-    AtLeast { bound: f64 },
-    Within { target: f64, tol: f64 },
-    Between { lo: f64, hi: f64 },
+    AtMost {
+        #[serde(with = "json_f64")]
+        bound: f64,
+    },
+    AtLeast {
+        #[serde(with = "json_f64")]
+        bound: f64,
+    },
+    Within {
+        #[serde(with = "json_f64")]
+        target: f64,
+        #[serde(with = "json_f64")]
+        tol: f64,
+    },
+    Between {
+        #[serde(with = "json_f64")]
+        lo: f64,
+        #[serde(with = "json_f64")]
+        hi: f64,
+    },
 }
 
 impl Expect {
@@ -72,6 +122,7 @@ pub struct Claim {
     pub statement: String,
     /// Where in the paper (e.g. "Thm 1", "Fig. 3", "Sec. 4.2").
     pub source: String,
+    #[serde(with = "json_f64")]
     pub measured: f64,
     pub expected: Expect,
     pub gated: bool,
@@ -88,6 +139,8 @@ pub struct Claim {
 }
 
 impl Claim {
+    // Returns a builder on purpose: a claim is only complete with its expectation.
+    #[allow(clippy::new_ret_no_self)]
     /// Start a claim; finish it with one expectation (`at_most`, `at_least`, `within`, `between`).
     pub fn new(id: &str, statement: &str, source: &str) -> ClaimBuilder {
         ClaimBuilder {
@@ -389,6 +442,16 @@ mod tests {
         assert!(!c.passed && c.gated);
         let c = c.not_gated("too small");
         assert_eq!(c.verdict(), "fail (not gated)");
+    }
+
+    #[test]
+    fn non_finite_values_roundtrip_through_json() {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -0.0] {
+            let c = Claim::new("C", "s", "p").measured(x).between(f64::NEG_INFINITY, 2.0);
+            let back: Claim = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+            assert!(back.measured == x || (x.is_nan() && back.measured.is_nan()));
+            assert_eq!(back.expected, c.expected);
+        }
     }
 
     #[test]

@@ -61,10 +61,25 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 fn tick_label(v: f64, log: bool) -> String {
     if log {
         let r = v.round();
-        if (v - r).abs() < 1e-6 { format!("1e{}", r as i64) } else { super::fmt_num(10f64.powf(v)) }
+        if (v - r).abs() < 1e-6 { format!("1e{}", r as i64) } else { sig2(10f64.powf(v)) }
     } else {
         super::fmt_num((v * 1e6).round() / 1e6)
     }
+}
+
+/// Two significant digits, e.g. 316.23 -> "320", 3162.3 -> "3.2e3", 0.0316 -> "0.032".
+fn sig2(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() {
+        return super::fmt_num(x);
+    }
+    let e = a.log10().floor() as i32;
+    if !(-2..3).contains(&e) {
+        return format!("{:.1}e{e}", x / 10f64.powi(e));
+    }
+    let decimals = (1 - e).max(0) as usize;
+    let q = 10f64.powi(e - 1);
+    format!("{:.*}", decimals, (x / q).round() * q)
 }
 
 fn draw_xy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure, series: &[Series]) -> Result<()>
@@ -213,6 +228,14 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_significant_digits() {
+        assert_eq!(sig2(316.2278), "320");
+        assert_eq!(sig2(3162.2777), "3.2e3");
+        assert_eq!(sig2(0.031623), "0.032");
+        assert_eq!(sig2(3.1623), "3.2");
+    }
 
     #[test]
     fn renders_valid_svg_and_png_with_text() {

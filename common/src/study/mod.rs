@@ -234,3 +234,72 @@ pub fn assert_quick_claims(study: &dyn DynStudy, seed: u64) -> Outcome {
     eprintln!("{}: {gated} gated claims passed in {secs:.1} s", study.slug());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn cached_ctx(dir: &std::path::Path) -> Ctx {
+        let mut c = Ctx::for_test(7, Profile::Quick);
+        c.cache_dir = Some(dir.to_path_buf());
+        c.cache_prefix = "demo|quick|{}|7|v1".into();
+        c.jobs = 2;
+        c
+    }
+
+    #[test]
+    fn grid_cache_is_keyed_by_content_not_order_and_skips_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = cached_ctx(dir.path());
+        let f = |c: &u32, s: Seed| -> Result<(u32, u64)> { Ok((c * 10, s.0)) };
+        let a = ctx.grid("g", &[1u32, 2, 3], f).unwrap();
+        assert_eq!(ctx.cells_run.load(Ordering::Relaxed), 3);
+        // Reordered and partly new: old cells come from the cache, with the same seeds.
+        let ctx2 = cached_ctx(dir.path());
+        let b = ctx2.grid("g", &[3u32, 1, 4], f).unwrap();
+        assert_eq!(ctx2.cells_cached.load(Ordering::Relaxed), 2);
+        assert_eq!(ctx2.cells_run.load(Ordering::Relaxed), 1);
+        assert_eq!(b[0], a[2]);
+        assert_eq!(b[1], a[0]);
+        // A cell's seed depends on its content only.
+        let ctx3 = Ctx::for_test(7, Profile::Quick);
+        let c = ctx3.grid("g", &[2u32], f).unwrap();
+        assert_eq!(c[0], a[1]);
+        // A failing cell is not cached: the next run computes it again.
+        let fail_once = AtomicBool::new(true);
+        let g = |c: &u32, _s: Seed| -> Result<u32> {
+            if *c == 9 && fail_once.swap(false, Ordering::SeqCst) {
+                anyhow::bail!("transient");
+            }
+            Ok(*c)
+        };
+        let ctx4 = cached_ctx(dir.path());
+        assert!(ctx4.grid("h", &[8u32, 9], g).is_err());
+        let ctx5 = cached_ctx(dir.path());
+        assert_eq!(ctx5.grid("h", &[8u32, 9], g).unwrap(), vec![8, 9]);
+        assert_eq!(ctx5.cells_cached.load(Ordering::Relaxed), 1);
+        assert_eq!(ctx5.cells_run.load(Ordering::Relaxed), 1);
+        // --force recomputes cached cells.
+        let mut ctx6 = cached_ctx(dir.path());
+        ctx6.force = true;
+        ctx6.grid("h", &[8u32], g).unwrap();
+        assert_eq!(ctx6.cells_run.load(Ordering::Relaxed), 1);
+        // A different config prefix is a different key.
+        let mut ctx7 = cached_ctx(dir.path());
+        ctx7.cache_prefix = "demo|quick|{\"x\":1}|7|v1".into();
+        ctx7.grid("h", &[8u32], g).unwrap();
+        assert_eq!(ctx7.cells_run.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn non_finite_results_are_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..2 {
+            // NaN does not survive JSON, so the cell is recomputed each time instead of cached wrong.
+            let ctx = cached_ctx(dir.path());
+            assert!(ctx.grid("n", &[1u32], |_, _| Ok(f64::NAN)).unwrap()[0].is_nan());
+            assert_eq!(ctx.cells_run.load(Ordering::Relaxed), 1);
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //!   (O(dm)): **O(dm + m^2)**.
 //! * Replacing the oldest gradient: one row of `G`, one row/column of `G G^T` (O(dm)), then the
 //!   LU and the rows of B from the replaced index on (O(m^3)): **O(dm + m^3)**.
-use crate::kernels::{gemv, gemv_t, gram, lu_nopivot_inplace};
+use crate::kernels::{add_ops, gemv, gemv_t, gram, lu_nopivot_inplace};
 use ndarray::{Array1, Array2, ArrayView1};
 
 #[derive(Clone, Debug)]
@@ -101,6 +101,7 @@ impl DynamicInv {
             self.denom[i] = mf + self.gihig[[i, i]];
         }
         // tmp[i, k] = -D[k, i] / denom[k];  B[i, :i] = tmp[i, :i] B[:i, :i]
+        add_ops((self.last.max(1)..m).map(|i| (i * (i + 1) / 2) as u64).sum());
         for i in self.last.max(1)..m {
             let mut row = vec![0.0; i];
             for k in 0..i {
@@ -123,6 +124,7 @@ impl DynamicInv {
         let m = self.m;
         // giHix[i] = v_i^T x by forward substitution with D.
         let mut gihix = dots * self.lambd;
+        add_ops((m * (m - 1) / 2 + m * m) as u64 + self.d as u64);
         for i in 1..m {
             let a = gihix[i - 1] / self.denom[i - 1];
             for j in i..m {
@@ -147,6 +149,7 @@ impl DynamicInv {
     fn set_grad(&mut self, g: ArrayView1<f64>) -> Array1<f64> {
         assert_eq!(g.len(), self.d, "gradient of length {} for d = {}", g.len(), self.d);
         let j = self.last;
+        add_ops(self.d as u64);
         self.grads.row_mut(j).assign(&g);
         let tmp = gemv(self.grads.view(), g);
         self.dots.row_mut(j).assign(&tmp);

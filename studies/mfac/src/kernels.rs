@@ -4,6 +4,31 @@
 //! output element is summed in a fixed order, so results do not depend on the thread count.
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
+use std::cell::Cell;
+
+thread_local! {
+    static OPS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Count `n` multiply-adds on the calling thread. Every arithmetic loop of the M-FAC algorithms
+/// (these kernels, the small m x m recursions, the GEMMs of the static setup) reports its size
+/// here before it runs, whatever threads then execute it; [`ops`] reads the running total. The
+/// scaling claims fit the growth of this count, which no other process on the machine can disturb.
+pub fn add_ops(n: u64) {
+    OPS.with(|c| c.set(c.get() + n));
+}
+
+/// Multiply-adds counted so far on this thread.
+pub fn ops() -> u64 {
+    OPS.with(|c| c.get())
+}
+
+/// Multiply-adds counted while `f` runs on this thread, and its result.
+pub fn count_ops<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let before = ops();
+    let r = f();
+    (ops() - before, r)
+}
 
 /// Below this many multiply-adds a product runs on the calling thread (rayon overhead dominates).
 const PAR_MIN_WORK: usize = 1 << 16;
@@ -38,6 +63,7 @@ pub fn gemv(g: ArrayView2<f64>, x: ArrayView1<f64>) -> Array1<f64> {
     assert!(g.is_standard_layout(), "gemv: G must be row-major");
     let xs = x.as_slice().map(std::borrow::Cow::Borrowed).unwrap_or_else(|| x.to_vec().into());
     let m = g.nrows();
+    add_ops((m * g.ncols()) as u64);
     if m * g.ncols() < PAR_MIN_WORK {
         return Array1::from_shape_fn(m, |i| dot(row_slice(&g, i), &xs));
     }
@@ -50,6 +76,7 @@ pub fn gemv_t(g: ArrayView2<f64>, c: ArrayView1<f64>) -> Array1<f64> {
     assert_eq!(g.nrows(), c.len(), "gemv_t: shape mismatch");
     assert!(g.is_standard_layout(), "gemv_t: G must be row-major");
     let (m, d) = g.dim();
+    add_ops((m * d) as u64);
     let mut out = vec![0.0f64; d];
     let body = |(k, chunk): (usize, &mut [f64])| {
         let lo = k * COL_CHUNK;
@@ -74,6 +101,7 @@ pub fn gemv_t(g: ArrayView2<f64>, c: ArrayView1<f64>) -> Array1<f64> {
 
 /// `G G^T` (m x m, symmetric) through the blocked GEMM of `ndarray`/`matrixmultiply`.
 pub fn gram(g: ArrayView2<f64>) -> Array2<f64> {
+    add_ops((g.nrows() * g.nrows() * g.ncols()) as u64);
     g.dot(&g.t())
 }
 
@@ -83,6 +111,7 @@ pub fn gram(g: ArrayView2<f64>) -> Array2<f64> {
 pub fn lu_nopivot_inplace(a: &mut Array2<f64>) {
     let n = a.nrows();
     assert_eq!(n, a.ncols(), "LU of a non-square matrix");
+    add_ops((0..n).map(|k| ((n - k - 1) * (n - k)) as u64).sum());
     for k in 0..n {
         let piv = a[[k, k]];
         assert!(piv != 0.0 && piv.is_finite(), "LU without pivoting met pivot {piv} at {k}");

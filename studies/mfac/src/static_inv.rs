@@ -8,15 +8,22 @@
 //! * `F^{-1} x = lambda^{-1} x - sum_i (v_i^T x / denom_i) v_i` in O(dm);
 //! * `[F^{-1}]_jj = lambda^{-1} - sum_i v_ij^2 / denom_i`: O(m) per element, O(dm) for all.
 //!
-//! As in the repo's paged version, the rows are processed in pages: the contribution of all
-//! earlier pages to a page is two GEMMs, the recursion inside a page is sequential.
-use crate::kernels::{gemv, gemv_t};
+//! As in the repo's paged version (`HInvFastSwap`), the rows are processed in pages and the
+//! contribution of all earlier pages to a page is two GEMMs. Inside a page the repo runs the
+//! recursion vector by vector (memory-bound GEMVs); here it runs on the page's small Gram matrix
+//! and the page's vectors follow from one more GEMM (the same coefficients the dynamic algorithm
+//! keeps): the same `v_i` and `denom_i` up to rounding, at GEMM speed.
+use crate::kernels::{add_ops, gemv, gemv_t};
+use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 /// Rows per page of the precomputation (the repo's `m // npages`); any value gives the same
 /// result up to rounding.
 pub const DEFAULT_PAGE: usize = 32;
+
+/// Columns per chunk of the in-place product `v = C u` of a page.
+const COL_CHUNK: usize = 2048;
 
 #[derive(Clone, Debug)]
 pub struct StaticInv {
@@ -39,29 +46,51 @@ impl StaticInv {
         let mf = m as f64;
         let mut hg = Array2::<f64>::zeros((m, d));
         let mut denom = Array1::<f64>::zeros(m);
+        // scratch for the in-place product `v = C u`, one column chunk at a time
+        let mut tmp = Array2::<f64>::zeros((page.min(m), COL_CHUNK.min(d.max(1))));
         for lo in (0..m).step_by(page) {
             let hi = (lo + page).min(m);
-            let gblk = grads.slice(s![lo..hi, ..]).as_standard_layout().into_owned();
-            let mut vblk = &gblk * lambd;
+            let p = hi - lo;
+            let gblk = grads.slice(s![lo..hi, ..]);
+            let (prev, mut rest) = hg.view_mut().split_at(Axis(0), lo);
+            let mut vblk = rest.slice_mut(s![..p, ..]);
+            vblk.zip_mut_with(&gblk, |v, &g| *v = lambd * g);
+            // multiply-adds of this page: two GEMMs against the earlier pages, the page's Gram
+            // matrix and its product with C, the page x page recursion
+            add_ops((2 * p * lo * d + 2 * p * p * d + p * p * p) as u64);
             if lo > 0 {
-                let prev = hg.slice(s![..lo, ..]);
                 // c[i, k] = g_i^T v_k / denom_k for the earlier pages
                 let mut c = gblk.dot(&prev.t());
                 c /= &denom.slice(s![..lo]);
-                ndarray::linalg::general_mat_mul(-1.0, &c, &prev, 1.0, &mut vblk);
+                general_mat_mul(-1.0, &c, &prev, 1.0, &mut vblk);
             }
-            for i in 0..hi - lo {
-                let (done, mut rest) = vblk.view_mut().split_at(Axis(0), i);
-                let gi = gblk.row(i);
-                if i > 0 {
-                    let mut c = gemv(done.view(), gi);
-                    c /= &denom.slice(s![lo..lo + i]);
-                    let corr = gemv_t(done.view(), c.view());
-                    rest.row_mut(0).zip_mut_with(&corr, |v, &k| *v -= k);
+            // Inside the page, v_i = u_i - sum_{lo<=k<i} (v_k^T g_i / denom_k) v_k, where u_i (in
+            // `vblk`) already holds lambda^{-1} g_i minus the earlier pages. Write v = C u with C
+            // unit lower triangular (page x page); with P[j, i] = u_j^T g_i, v_k^T g_i = (C P)[k, i],
+            // so the recursion runs on page x page matrices and v = C u is one GEMM.
+            let pm = vblk.dot(&gblk.t());
+            let mut cm = Array2::<f64>::eye(p);
+            let mut cp = Array2::<f64>::zeros((p, p)); // rows k < i: (C P)[k, :]
+            for i in 0..p {
+                for k in 0..i {
+                    let a = cp[[k, i]] / denom[lo + k];
+                    if a != 0.0 {
+                        for j in 0..=k {
+                            cm[[i, j]] -= a * cm[[k, j]];
+                        }
+                    }
                 }
-                denom[lo + i] = mf + gi.dot(&rest.row(0));
+                for t in 0..p {
+                    cp[[i, t]] = (0..=i).map(|j| cm[[i, j]] * pm[[j, t]]).sum();
+                }
+                denom[lo + i] = mf + cp[[i, i]];
             }
-            hg.slice_mut(s![lo..hi, ..]).assign(&vblk);
+            for c0 in (0..d).step_by(COL_CHUNK) {
+                let c1 = (c0 + COL_CHUNK).min(d);
+                let mut t = tmp.slice_mut(s![..p, ..c1 - c0]);
+                general_mat_mul(1.0, &cm, &vblk.slice(s![.., c0..c1]), 0.0, &mut t);
+                vblk.slice_mut(s![.., c0..c1]).assign(&t);
+            }
         }
         StaticInv { m, d, lambd, hg, denom }
     }
@@ -84,6 +113,7 @@ impl StaticInv {
     pub fn mul(&self, x: ArrayView1<f64>) -> Array1<f64> {
         assert_eq!(x.len(), self.d, "IHVP: vector of length {} for d = {}", x.len(), self.d);
         let c = gemv(self.hg.view(), x) / &self.denom;
+        add_ops(self.d as u64);
         let mut out = gemv_t(self.hg.view(), c.view());
         out.zip_mut_with(&x, |o, &xi| *o = self.lambd * xi - *o);
         out
@@ -91,6 +121,7 @@ impl StaticInv {
 
     /// `diag(F^{-1})` in O(dm).
     pub fn diag(&self) -> Array1<f64> {
+        add_ops((self.m * self.d) as u64);
         let mut out = vec![self.lambd; self.d];
         let w: Vec<f64> = self.denom.iter().map(|x| 1.0 / x).collect();
         out.par_chunks_mut(4096).enumerate().for_each(|(k, chunk)| {

@@ -1,0 +1,140 @@
+//! Learning-rate (or any scalar) schedules, indexed by the 0-based step.
+use serde::{Deserialize, Serialize};
+
+/// A scalar as a function of the 0-based step `t` (the `t`-th update uses `value(t)`).
+///
+/// Serde: externally tagged (`{"constant": 0.1}`, `{"cosine": {"init": 0.1, "end": 0, "steps": 100}}`,
+/// `{"sequence": [0.1, 0.2]}`); a bare number also deserializes, as `Constant`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", from = "Repr")]
+pub enum Schedule {
+    /// The same value at every step.
+    Constant(f64),
+    /// `init * factor^(number of milestones <= t)` (PyTorch's MultiStepLR).
+    Step { init: f64, milestones: Vec<usize>, factor: f64 },
+    /// Linear from `init` at `t = 0` to `end` at `t = steps`, then `end`.
+    Linear { init: f64, end: f64, steps: usize },
+    /// Cosine decay from `init` at `t = 0` to `end` at `t = steps`, then `end`
+    /// (Loshchilov & Hutter, without restarts).
+    Cosine { init: f64, end: f64, steps: usize },
+    /// Linear warm-up from `init` at `t = 0` to `then`'s first value at `t = steps`, then `then`
+    /// shifted by `steps` (`then.value(t - steps)`).
+    Warmup { steps: usize, init: f64, then: Box<Schedule> },
+    /// A user-given value per step; past the end, the last value (empty: 0).
+    Sequence(Vec<f64>),
+}
+
+/// What deserializes into a [`Schedule`]: a bare number or the tagged form.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Repr {
+    Number(f64),
+    Tagged(Tagged),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum Tagged {
+    Constant(f64),
+    Step { init: f64, milestones: Vec<usize>, factor: f64 },
+    Linear { init: f64, end: f64, steps: usize },
+    Cosine { init: f64, end: f64, steps: usize },
+    Warmup { steps: usize, init: f64, then: Box<Schedule> },
+    Sequence(Vec<f64>),
+}
+
+impl From<Repr> for Schedule {
+    fn from(r: Repr) -> Self {
+        match r {
+            Repr::Number(x) => Schedule::Constant(x),
+            Repr::Tagged(t) => match t {
+                Tagged::Constant(x) => Schedule::Constant(x),
+                Tagged::Step { init, milestones, factor } => Schedule::Step { init, milestones, factor },
+                Tagged::Linear { init, end, steps } => Schedule::Linear { init, end, steps },
+                Tagged::Cosine { init, end, steps } => Schedule::Cosine { init, end, steps },
+                Tagged::Warmup { steps, init, then } => Schedule::Warmup { steps, init, then },
+                Tagged::Sequence(v) => Schedule::Sequence(v),
+            },
+        }
+    }
+}
+
+impl From<f64> for Schedule {
+    fn from(x: f64) -> Self {
+        Schedule::Constant(x)
+    }
+}
+
+impl Schedule {
+    pub fn constant(x: f64) -> Self {
+        Schedule::Constant(x)
+    }
+    pub fn step(init: f64, milestones: Vec<usize>, factor: f64) -> Self {
+        Schedule::Step { init, milestones, factor }
+    }
+    pub fn linear(init: f64, end: f64, steps: usize) -> Self {
+        Schedule::Linear { init, end, steps }
+    }
+    pub fn cosine(init: f64, end: f64, steps: usize) -> Self {
+        Schedule::Cosine { init, end, steps }
+    }
+    /// Prefix this schedule with a linear warm-up from 0 over `steps` steps.
+    pub fn with_warmup(self, steps: usize) -> Self {
+        Schedule::Warmup { steps, init: 0.0, then: Box::new(self) }
+    }
+
+    /// The value at the 0-based step `t`.
+    pub fn value(&self, t: usize) -> f64 {
+        match self {
+            Schedule::Constant(x) => *x,
+            Schedule::Step { init, milestones, factor } => {
+                let k = milestones.iter().filter(|&&m| m <= t).count();
+                init * factor.powi(k as i32)
+            }
+            Schedule::Linear { init, end, steps } => {
+                if t >= *steps {
+                    *end
+                } else {
+                    init + (end - init) * t as f64 / *steps as f64
+                }
+            }
+            Schedule::Cosine { init, end, steps } => {
+                if t >= *steps {
+                    *end
+                } else {
+                    let c = 0.5 * (1.0 + (std::f64::consts::PI * t as f64 / *steps as f64).cos());
+                    end + (init - end) * c
+                }
+            }
+            Schedule::Warmup { steps, init, then } => {
+                if t >= *steps {
+                    then.value(t - steps)
+                } else {
+                    init + (then.value(0) - init) * t as f64 / *steps as f64
+                }
+            }
+            Schedule::Sequence(v) => v.get(t).or(v.last()).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// The value at step 0 (the "base" learning rate).
+    pub fn initial(&self) -> f64 {
+        self.value(0)
+    }
+
+    /// The same schedule with every value multiplied by `c` (for learning-rate sweeps).
+    pub fn scaled(&self, c: f64) -> Schedule {
+        match self {
+            Schedule::Constant(x) => Schedule::Constant(c * x),
+            Schedule::Step { init, milestones, factor } => {
+                Schedule::Step { init: c * init, milestones: milestones.clone(), factor: *factor }
+            }
+            Schedule::Linear { init, end, steps } => Schedule::Linear { init: c * init, end: c * end, steps: *steps },
+            Schedule::Cosine { init, end, steps } => Schedule::Cosine { init: c * init, end: c * end, steps: *steps },
+            Schedule::Warmup { steps, init, then } => {
+                Schedule::Warmup { steps: *steps, init: c * init, then: Box::new(then.scaled(c)) }
+            }
+            Schedule::Sequence(v) => Schedule::Sequence(v.iter().map(|x| c * x).collect()),
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Gradient transformations with explicit state, composable the optax way: an optimizer is a
+//! `chain` of small transforms ending in a learning-rate scaling, and its update is *added* to
+//! the parameters.
+use ndarray::{Array1, ArrayView1, Zip};
+
+use super::Schedule;
+
+/// A gradient transformation with explicit state.
+///
+/// `step` is the 0-based index of the current update; call `update` with consecutive steps
+/// `0, 1, 2, ...` (bias corrections and schedules read it). The returned vector is the update to
+/// ADD to the parameters (for the transforms that end in [`scale_by_lr`], `-lr * direction`).
+pub trait Transform {
+    type State;
+    fn init(&self, params: ArrayView1<f64>) -> Self::State;
+    fn update(
+        &self,
+        grad: ArrayView1<f64>,
+        state: &mut Self::State,
+        params: ArrayView1<f64>,
+        step: usize,
+    ) -> Array1<f64>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Combinator
+
+/// `b` after `a`: `b.update(a.update(g))`, with state `(a's, b's)`.
+#[derive(Clone, Debug)]
+pub struct Chain<A, B>(pub A, pub B);
+
+impl<A: Transform, B: Transform> Transform for Chain<A, B> {
+    type State = (A::State, B::State);
+    fn init(&self, params: ArrayView1<f64>) -> Self::State {
+        (self.0.init(params), self.1.init(params))
+    }
+    fn update(
+        &self,
+        grad: ArrayView1<f64>,
+        state: &mut Self::State,
+        params: ArrayView1<f64>,
+        step: usize,
+    ) -> Array1<f64> {
+        let u = self.0.update(grad, &mut state.0, params, step);
+        self.1.update(u.view(), &mut state.1, params, step)
+    }
+}
+
+/// Compose two transforms: `a` first, then `b`. Nest for more, or use [`chain!`](crate::chain).
+pub fn chain<A: Transform, B: Transform>(a: A, b: B) -> Chain<A, B> {
+    Chain(a, b)
+}
+
+/// `chain!(a, b, c)` = `chain(chain(a, b), c)`.
+#[macro_export]
+macro_rules! chain {
+    ($a:expr $(,)?) => { $a };
+    ($a:expr, $b:expr $(, $rest:expr)* $(,)?) => {
+        $crate::chain!($crate::optim::chain($a, $b) $(, $rest)*)
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stateless scalings
+
+/// `-lr(step) * g`: the last link of every optimizer here.
+#[derive(Clone, Debug)]
+pub struct ScaleByLr(pub Schedule);
+
+pub fn scale_by_lr(lr: impl Into<Schedule>) -> ScaleByLr {
+    ScaleByLr(lr.into())
+}
+
+impl Transform for ScaleByLr {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), _: ArrayView1<f64>, step: usize) -> Array1<f64> {
+        let lr = self.0.value(step);
+        g.mapv(|x| -lr * x)
+    }
+}
+
+/// `s(step) * g` (no sign flip): optax's `scale_by_schedule`.
+#[derive(Clone, Debug)]
+pub struct ScaleBySchedule(pub Schedule);
+
+pub fn scale_by_schedule(s: impl Into<Schedule>) -> ScaleBySchedule {
+    ScaleBySchedule(s.into())
+}
+
+impl Transform for ScaleBySchedule {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), _: ArrayView1<f64>, step: usize) -> Array1<f64> {
+        let c = self.0.value(step);
+        g.mapv(|x| c * x)
+    }
+}
+
+/// `c * g`.
+#[derive(Clone, Debug)]
+pub struct Scale(pub f64);
+
+pub fn scale(c: f64) -> Scale {
+    Scale(c)
+}
+
+impl Transform for Scale {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), _: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        g.mapv(|x| self.0 * x)
+    }
+}
+
+/// `g + wd * params` (decoupled weight decay when placed after a preconditioner, as in AdamW).
+#[derive(Clone, Debug)]
+pub struct AddDecayedWeights(pub f64);
+
+pub fn add_decayed_weights(wd: f64) -> AddDecayedWeights {
+    AddDecayedWeights(wd)
+}
+
+impl Transform for AddDecayedWeights {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), p: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        let mut u = g.to_owned();
+        u.scaled_add(self.0, &p);
+        u
+    }
+}
+
+/// `g / |g|` (zero stays zero).
+#[derive(Clone, Debug)]
+pub struct Normalize;
+
+pub fn normalize() -> Normalize {
+    Normalize
+}
+
+impl Transform for Normalize {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), _: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        let n = g.dot(&g).sqrt();
+        if n > 0.0 { g.mapv(|x| x / n) } else { g.to_owned() }
+    }
+}
+
+/// `g * min(1, max_norm / |g|)`.
+#[derive(Clone, Debug)]
+pub struct ClipByGlobalNorm(pub f64);
+
+pub fn clip_by_global_norm(max_norm: f64) -> ClipByGlobalNorm {
+    ClipByGlobalNorm(max_norm)
+}
+
+impl Transform for ClipByGlobalNorm {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), _: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        let n = g.dot(&g).sqrt();
+        if n > self.0 { g.mapv(|x| x * self.0 / n) } else { g.to_owned() }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stateful transforms
+
+/// Momentum trace: `t <- beta t + g`; output `t` (heavy ball) or `g + beta t` (Nesterov), as in
+/// optax's `trace` and PyTorch's SGD.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub beta: f64,
+    pub nesterov: bool,
+}
+
+pub fn trace(beta: f64, nesterov: bool) -> Trace {
+    Trace { beta, nesterov }
+}
+
+impl Transform for Trace {
+    type State = Array1<f64>;
+    fn init(&self, p: ArrayView1<f64>) -> Array1<f64> {
+        Array1::zeros(p.len())
+    }
+    fn update(&self, g: ArrayView1<f64>, t: &mut Array1<f64>, _: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        let b = self.beta;
+        Zip::from(&mut *t).and(&g).for_each(|t, &g| *t = b * *t + g);
+        if self.nesterov {
+            let mut u = g.to_owned();
+            u.scaled_add(b, t);
+            u
+        } else {
+            t.clone()
+        }
+    }
+}
+
+/// First and second moment estimates.
+#[derive(Clone, Debug)]
+pub struct Moments {
+    pub m: Array1<f64>,
+    pub v: Array1<f64>,
+}
+
+/// Adam's direction (Kingma & Ba 2015, Algorithm 1): `m <- b1 m + (1-b1) g`,
+/// `v <- b2 v + (1-b2) g^2`, `m_hat = m / (1 - b1^t)`, `v_hat = v / (1 - b2^t)` with `t = step+1`,
+/// output `m_hat / (sqrt(v_hat) + eps)`.
+#[derive(Clone, Debug)]
+pub struct ScaleByAdam {
+    pub b1: f64,
+    pub b2: f64,
+    pub eps: f64,
+}
+
+pub fn scale_by_adam(b1: f64, b2: f64, eps: f64) -> ScaleByAdam {
+    ScaleByAdam { b1, b2, eps }
+}
+
+fn update_moments(s: &mut Moments, g: ArrayView1<f64>, b1: f64, b2: f64) {
+    Zip::from(&mut s.m).and(&mut s.v).and(&g).for_each(|m, v, &g| {
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+    });
+}
+
+impl Transform for ScaleByAdam {
+    type State = Moments;
+    fn init(&self, p: ArrayView1<f64>) -> Moments {
+        Moments { m: Array1::zeros(p.len()), v: Array1::zeros(p.len()) }
+    }
+    fn update(&self, g: ArrayView1<f64>, s: &mut Moments, _: ArrayView1<f64>, step: usize) -> Array1<f64> {
+        update_moments(s, g, self.b1, self.b2);
+        let t = (step + 1) as i32;
+        let c1 = 1.0 - self.b1.powi(t);
+        let c2 = 1.0 - self.b2.powi(t);
+        let eps = self.eps;
+        Zip::from(&s.m).and(&s.v).map_collect(|&m, &v| (m / c1) / ((v / c2).sqrt() + eps))
+    }
+}
+
+/// diffGrad's direction (Dubey et al. 2019, IEEE TNNLS, Eq. 4-6): Adam's moments with the
+/// friction coefficient `xi = sigmoid(|g_{t-1} - g_t|)` per coordinate, output
+/// `xi * m_hat / (sqrt(v_hat) + eps)`; `g_0 = 0` before the first step (as in the authors' code).
+#[derive(Clone, Debug)]
+pub struct ScaleByDiffGrad {
+    pub b1: f64,
+    pub b2: f64,
+    pub eps: f64,
+}
+
+pub fn scale_by_diffgrad(b1: f64, b2: f64, eps: f64) -> ScaleByDiffGrad {
+    ScaleByDiffGrad { b1, b2, eps }
+}
+
+/// diffGrad's state: Adam's moments and the previous gradient.
+#[derive(Clone, Debug)]
+pub struct DiffGradState {
+    pub moments: Moments,
+    pub prev: Array1<f64>,
+}
+
+impl Transform for ScaleByDiffGrad {
+    type State = DiffGradState;
+    fn init(&self, p: ArrayView1<f64>) -> DiffGradState {
+        let n = p.len();
+        DiffGradState { moments: Moments { m: Array1::zeros(n), v: Array1::zeros(n) }, prev: Array1::zeros(n) }
+    }
+    fn update(&self, g: ArrayView1<f64>, s: &mut DiffGradState, _: ArrayView1<f64>, step: usize) -> Array1<f64> {
+        update_moments(&mut s.moments, g, self.b1, self.b2);
+        let t = (step + 1) as i32;
+        let c1 = 1.0 - self.b1.powi(t);
+        let c2 = 1.0 - self.b2.powi(t);
+        let eps = self.eps;
+        let u = Zip::from(&s.moments.m).and(&s.moments.v).and(&s.prev).and(&g).map_collect(|&m, &v, &gp, &g| {
+            let xi = 1.0 / (1.0 + (-(gp - g).abs()).exp());
+            xi * (m / c1) / ((v / c2).sqrt() + eps)
+        });
+        s.prev.assign(&g);
+        u
+    }
+}
+
+/// AdaGrad's direction (Duchi, Hazan & Singer 2011): `G <- G + g^2`, output `g / (sqrt(G) + eps)`.
+#[derive(Clone, Debug)]
+pub struct ScaleByRss {
+    pub eps: f64,
+}
+
+pub fn scale_by_rss(eps: f64) -> ScaleByRss {
+    ScaleByRss { eps }
+}
+
+impl Transform for ScaleByRss {
+    type State = Array1<f64>;
+    fn init(&self, p: ArrayView1<f64>) -> Array1<f64> {
+        Array1::zeros(p.len())
+    }
+    fn update(&self, g: ArrayView1<f64>, s: &mut Array1<f64>, _: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        let eps = self.eps;
+        Zip::from(&mut *s).and(&g).map_collect(|s, &g| {
+            *s += g * g;
+            g / (s.sqrt() + eps)
+        })
+    }
+}
+
+/// AdaGrad-Norm's direction (Ward, Wu & Bottou 2019): one scalar step size,
+/// `b^2 <- b^2 + |g|^2`, output `g / b`, from `b = b0`.
+#[derive(Clone, Debug)]
+pub struct ScaleByRssNorm {
+    pub b0: f64,
+}
+
+pub fn scale_by_rss_norm(b0: f64) -> ScaleByRssNorm {
+    ScaleByRssNorm { b0 }
+}
+
+impl Transform for ScaleByRssNorm {
+    /// `b^2`.
+    type State = f64;
+    fn init(&self, _: ArrayView1<f64>) -> f64 {
+        self.b0 * self.b0
+    }
+    fn update(&self, g: ArrayView1<f64>, b2: &mut f64, _: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        *b2 += g.dot(&g);
+        let b = b2.sqrt();
+        if b > 0.0 { g.mapv(|x| x / b) } else { g.to_owned() }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizers: a few lines each
+
+pub type Sgd = ScaleByLr;
+pub type Momentum = Chain<Trace, ScaleByLr>;
+pub type Adam = Chain<ScaleByAdam, ScaleByLr>;
+pub type AdamW = Chain<Chain<ScaleByAdam, AddDecayedWeights>, ScaleByLr>;
+pub type Adagrad = Chain<ScaleByRss, ScaleByLr>;
+pub type AdagradNorm = Chain<ScaleByRssNorm, ScaleByLr>;
+pub type DiffGrad = Chain<ScaleByDiffGrad, ScaleByLr>;
+pub type NormalizedGd = Chain<Normalize, ScaleByLr>;
+
+/// Gradient descent: `x <- x - lr g`.
+pub fn sgd(lr: impl Into<Schedule>) -> Sgd {
+    scale_by_lr(lr)
+}
+
+/// Heavy-ball momentum: `m <- beta m + g`, `x <- x - lr m`.
+pub fn momentum(lr: impl Into<Schedule>, beta: f64) -> Momentum {
+    chain(trace(beta, false), scale_by_lr(lr))
+}
+
+/// Nesterov momentum (PyTorch/optax form): `m <- beta m + g`, `x <- x - lr (g + beta m)`.
+pub fn nesterov(lr: impl Into<Schedule>, beta: f64) -> Momentum {
+    chain(trace(beta, true), scale_by_lr(lr))
+}
+
+/// Adam with bias correction (Kingma & Ba 2015, Algorithm 1).
+pub fn adam(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64) -> Adam {
+    chain(scale_by_adam(b1, b2, eps), scale_by_lr(lr))
+}
+
+/// AdamW (Loshchilov & Hutter 2019), optax/PyTorch form: `x <- x - lr (adam_dir + wd x)`.
+pub fn adamw(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64, wd: f64) -> AdamW {
+    chain(chain(scale_by_adam(b1, b2, eps), add_decayed_weights(wd)), scale_by_lr(lr))
+}
+
+/// AdaGrad (diagonal): `x <- x - lr g / (sqrt(sum g^2) + eps)`.
+pub fn adagrad(lr: impl Into<Schedule>, eps: f64) -> Adagrad {
+    chain(scale_by_rss(eps), scale_by_lr(lr))
+}
+
+/// AdaGrad-Norm: `b^2 <- b^2 + |g|^2`, `x <- x - lr g / b`, from `b = b0`.
+pub fn adagrad_norm(lr: impl Into<Schedule>, b0: f64) -> AdagradNorm {
+    chain(scale_by_rss_norm(b0), scale_by_lr(lr))
+}
+
+/// diffGrad (Dubey et al. 2019).
+pub fn diffgrad(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64) -> DiffGrad {
+    chain(scale_by_diffgrad(b1, b2, eps), scale_by_lr(lr))
+}
+
+/// Normalized gradient descent: `x <- x - lr g / |g|`.
+pub fn normalized_gd(lr: impl Into<Schedule>) -> NormalizedGd {
+    chain(normalize(), scale_by_lr(lr))
+}
