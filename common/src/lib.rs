@@ -12,6 +12,7 @@ pub mod optim;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod stats;
 pub mod study;
 pub mod train;
 

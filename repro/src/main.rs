@@ -5,19 +5,23 @@
 //! `--device cuda` without a GPU).
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use common::device::{probe, DeviceChoice};
+use common::device::{DeviceChoice, probe};
 use common::error::is_bad_input;
 use common::progress::Mode;
 use common::report::baseline;
-use common::study::overrides::{keys, parse_assignment};
-use common::study::runner::{default_cache_dir, resolve_config, run_study, RunOpts, DEFAULT_SEED};
 use common::study::Profile;
+use common::study::overrides::{keys, parse_assignment};
+use common::study::runner::{DEFAULT_SEED, RunOpts, default_cache_dir, resolve_config, run_study};
 use common::{BadInput, DynStudy};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "repro", version, about = "Reproduce deep-learning optimization papers: numbers, tables, figures, gated claims")]
+#[command(
+    name = "repro",
+    version,
+    about = "Reproduce deep-learning optimization papers: numbers, tables, figures, gated claims"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -92,7 +96,10 @@ fn select(names: &[String]) -> Result<Vec<Box<dyn DynStudy>>, BadInput> {
     }
     names
         .iter()
-        .map(|n| repro::registry::find(n).ok_or_else(|| BadInput::new(format!("unknown study `{n}`; accepted: all, {}", accepted()))))
+        .map(|n| {
+            repro::registry::find(n)
+                .ok_or_else(|| BadInput::new(format!("unknown study `{n}`; accepted: all, {}", accepted())))
+        })
         .collect()
 }
 

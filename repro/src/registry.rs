@@ -5,6 +5,7 @@ use common::DynStudy;
 pub fn all() -> Vec<Box<dyn DynStudy>> {
     let mut v: Vec<Box<dyn DynStudy>> = vec![
         // studies: one line each, `Box::new(<crate>::<StudyType>),`
+        Box::new(batch_hessian_rmt::BatchHessianRmt),
         Box::new(deep_linear_dynamics::DeepLinearDynamics),
         Box::new(hessian_bulk_outliers::HessianBulkOutliers),
         Box::new(highdim_generalization_dynamics::HighdimGeneralizationDynamics),

@@ -61,14 +61,32 @@ fn a_study_writes_its_whole_report_and_checks_clean() {
         assert!(r.join(f).is_file(), "{f} missing");
     }
     for (sub, exts) in [("tables", ["csv", "parquet"]), ("figures", ["svg", "png"])] {
-        let names: Vec<String> = std::fs::read_dir(r.join(sub)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+        let names: Vec<String> = std::fs::read_dir(r.join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
         for ext in exts {
             assert!(names.iter().any(|n| n.ends_with(ext)), "no .{ext} in {sub}: {names:?}");
         }
     }
     assert!(out.join("README.md").is_file(), "index missing");
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("manifest.json")).unwrap()).unwrap();
-    for k in ["git_commit", "git_dirty", "profile", "config", "seed", "device_used", "cpu_model", "threads", "crate_versions", "wall_seconds", "gradient_evals", "hvp_evals"] {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r.join("manifest.json")).unwrap()).unwrap();
+    for k in [
+        "git_commit",
+        "git_dirty",
+        "profile",
+        "config",
+        "seed",
+        "device_used",
+        "cpu_model",
+        "threads",
+        "crate_versions",
+        "wall_seconds",
+        "gradient_evals",
+        "hvp_evals",
+    ] {
         assert!(m.get(k).is_some(), "manifest lacks {k}");
     }
     let c = repro(&["check", "--out", out.to_str().unwrap(), "--baseline", out.to_str().unwrap()], dir.path());

@@ -180,7 +180,12 @@ where
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..cols as f64, 0f64..rows as f64)?;
+        // Cells are centred on integer coordinates, so integer ticks name rows and columns.
+        .build_cartesian_2d(-0.5f64..cols as f64 - 0.5, -0.5f64..rows as f64 - 0.5)?;
+    let on_cell = |v: f64, n: usize| {
+        let r = v.round();
+        ((v - r).abs() < 1e-6 && r >= 0.0 && (r as usize) < n).then_some(r as usize)
+    };
     chart
         .configure_mesh()
         .disable_mesh()
@@ -188,13 +193,16 @@ where
         .y_desc(&fig.y_label)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
-        .y_label_formatter(&|v| format!("{}", rows as i64 - v.round() as i64))
-        .x_label_formatter(&|v| format!("{}", v.round() as i64))
+        .x_labels(cols.min(12) + 1)
+        .y_labels(rows.min(12) + 1)
+        // Row 0 is drawn at the top.
+        .y_label_formatter(&|v| on_cell(*v, rows).map(|r| (rows - 1 - r).to_string()).unwrap_or_default())
+        .x_label_formatter(&|v| on_cell(*v, cols).map(|c| c.to_string()).unwrap_or_default())
         .draw()?;
     chart.draw_series(z.iter().enumerate().flat_map(|(i, row)| {
         row.iter().enumerate().map(move |(j, &v)| {
-            let y = (rows - 1 - i) as f64;
-            Rectangle::new([(j as f64, y), (j as f64 + 1.0, y + 1.0)], heat_color(v / scale).filled())
+            let (x, y) = (j as f64, (rows - 1 - i) as f64);
+            Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], heat_color(v / scale).filled())
         })
     }))?;
     Ok(())

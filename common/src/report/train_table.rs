@@ -29,4 +29,3 @@ impl From<&TrainLog> for Table {
         log.to_table("train_log", "evaluations during training")
     }
 }
-

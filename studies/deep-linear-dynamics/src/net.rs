@@ -293,8 +293,8 @@ mod tests {
         let target = gaussian_mat(&mut rng, 2, 3, 1.0);
         let (_, grads) = chain.loss_and_grads(&target);
         let h = 1e-6;
-        for l in 0..chain.depth() {
-            for ((i, j), g) in grads[l].indexed_iter() {
+        for (l, gl) in grads.iter().enumerate() {
+            for ((i, j), g) in gl.indexed_iter() {
                 let mut p = chain.clone();
                 p.ws[l][[i, j]] += h;
                 let mut m = chain.clone();

@@ -7,6 +7,7 @@
 //! vectors). Gradient descent with learning rate η is the Euler discretisation of
 //! τ du/dt = D u^{2-2/D} (s - u) with τ = 1/η and t counted in steps; `D = 2` is the paper's
 //! three-layer case τ du/dt = 2u(s - u).
+pub use common::stats::{median, ols};
 
 /// Three-layer mode strength (paper, Sec. 2): u(t) = s e^{2st/τ} / (e^{2st/τ} - 1 + s/u0).
 /// For s = 0 it is the limit u0 / (1 + 2 u0 t/τ).
@@ -227,25 +228,6 @@ pub fn gaussian_lyapunov(n: usize) -> Vec<f64> {
 /// λ_1 - λ_N = [ψ(N/2) - ψ(1/2)] / 2 (≈ 1.99 for N = 16).
 pub fn gaussian_lncond_slope(n: usize) -> f64 {
     0.5 * (digamma(n as f64 / 2.0) - digamma(0.5))
-}
-
-/// Ordinary least-squares slope and intercept of y on x.
-pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mx = x.iter().sum::<f64>() / n;
-    let my = y.iter().sum::<f64>() / n;
-    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
-    let slope = sxy / sxx;
-    (slope, my - slope * mx)
-}
-
-/// Median of a slice (NaN-free input; +inf allowed, e.g. for runs that hit the step cap).
-pub fn median(v: &[f64]) -> f64 {
-    let mut w = v.to_vec();
-    w.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = w.len();
-    if n % 2 == 1 { w[n / 2] } else { 0.5 * (w[n / 2 - 1] + w[n / 2]) }
 }
 
 #[cfg(test)]

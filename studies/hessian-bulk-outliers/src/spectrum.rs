@@ -61,10 +61,10 @@ pub fn relu_residual(mlp: &Mlp, w: ArrayView1<f64>, x: ArrayView2<f64>, labels: 
         let m = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = f.iter().map(|v| (v - m).exp()).collect();
         let s: f64 = e.iter().sum();
-        for c in 0..k {
-            let g = e[c] / s - f64::from(u8::from(labels[i] == c));
-            for j in 0..h {
-                if z[j] <= 0.0 {
+        for (c, ec) in e.iter().enumerate() {
+            let g = ec / s - f64::from(u8::from(labels[i] == c));
+            for (j, zj) in z.iter().enumerate() {
+                if *zj <= 0.0 {
                     continue;
                 }
                 let pw2 = off2 + c * h + j;
@@ -88,4 +88,3 @@ pub fn class_labels(y: &Targets) -> &[usize] {
         Targets::Regression(_) => panic!("class labels expected"),
     }
 }
-

@@ -12,6 +12,7 @@ pub mod sim;
 pub mod theory;
 
 use anyhow::{Result, ensure};
+use common::stats::mean_se;
 use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
 use serde::{Deserialize, Serialize};
 use sim::{CellResult, CellSpec, simulate};
@@ -111,14 +112,6 @@ impl Config {
 struct Cell {
     alpha: f64,
     rep: usize,
-}
-
-/// Mean and standard error of the mean.
-fn mean_se(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (m, (v / n).sqrt())
 }
 
 /// Seed-aggregated curves of one (α, σ₀).

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 use std::time::Instant;
 
+pub use common::stats::{loglog_slope, median};
+
 /// Uniform(-sqrt 3, sqrt 3) entries (unit variance), one child seed per row, rows in parallel:
 /// fast to generate at d = 10^6 and independent of the thread count.
 pub fn random_rows(seed: Seed, m: usize, d: usize) -> Array2<f64> {
@@ -178,14 +180,6 @@ pub fn time_dense(ds: &[usize], m: usize, reps: usize, damp: f64, seed: Seed) ->
     ds.iter().zip(t).map(|(&d, v)| (d, Stat::of(v))).collect()
 }
 
-/// Median of a non-empty slice (mean of the middle two for an even length).
-pub fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
-}
-
 /// The robust slope: fit `log t` against `log x` separately in every round of the interleaved
 /// repeats (the sizes of one round ran within moments of each other, so a slow drift of the
 /// machine's load cancels), then take the median over rounds (an outlier round cannot move it).
@@ -194,16 +188,4 @@ pub fn round_median_slope(x: &[f64], stats: &[&Stat]) -> f64 {
     let per_round: Vec<f64> =
         (0..reps).map(|r| loglog_slope(x, &stats.iter().map(|s| s.samples[r]).collect::<Vec<_>>())).collect();
     median(&per_round)
-}
-
-/// Least-squares slope of `log y` against `log x`.
-pub fn loglog_slope(x: &[f64], y: &[f64]) -> f64 {
-    assert_eq!(x.len(), y.len());
-    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
-    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-    let n = lx.len() as f64;
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let sxx: f64 = lx.iter().map(|a| (a - mx) * (a - mx)).sum();
-    sxy / sxx
 }

@@ -43,7 +43,7 @@ def ntk_empirical(width, x, rng):
     return sum((g[k] @ g[k].T) * (a[k] @ a[k].T / dims[k] + BETA**2) for k in range(L))
 
 
-gam = -np.pi + 2 * np.pi * (np.arange(M) + 1) / M
+gam = np.pi * (2 * (np.arange(M) + 1) - M) / M
 xc = np.stack([np.cos(gam), np.sin(gam)], 1)
 t_inf = ntk_limit(xc)
 i0 = int(np.argmin(np.abs(gam)))

@@ -226,7 +226,8 @@ pub fn circle(gammas: &[f64]) -> Array2<f64> {
 /// `m` distinct, equally spaced angles in (-π, π], starting just above -π (γ = ±π would duplicate
 /// a point and make the Gram matrix singular) and containing γ = 0 when `m` is even.
 pub fn circle_angles(m: usize) -> Vec<f64> {
-    (0..m).map(|k| -PI + 2.0 * PI * (k as f64 + 1.0) / m as f64).collect()
+    // γ_k = π (2(k+1) - m)/m: exactly 0 at k + 1 = m/2 and exactly π at the end.
+    (0..m).map(|k| PI * (2.0 * (k as f64 + 1.0) - m as f64) / m as f64).collect()
 }
 
 #[cfg(test)]
@@ -334,7 +335,7 @@ mod tests {
     fn angles_are_distinct_and_contain_zero() {
         let g = circle_angles(60);
         assert_eq!(g.len(), 60);
-        assert!(g.iter().any(|x| x.abs() < 1e-12));
+        assert!(g.contains(&0.0));
         assert!(g.windows(2).all(|w| w[1] > w[0]));
         assert!(g[0] > -PI && (g[59] - PI).abs() < 1e-12);
     }

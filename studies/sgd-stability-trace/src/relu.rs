@@ -55,7 +55,13 @@ pub fn digits_data(rng: &mut impl Rng, n: usize, n_test: usize) -> Result<Split>
 /// layer (weights and bias) the minimum-norm solution of `[relu(XWᵀ + b), 1] a = y`. Needs
 /// `width + 1 ≥ n`; the residual is at rounding level. `scale` moves along the ReLU rescaling
 /// symmetry (hidden ×s, output ×1/s leaves f unchanged but not the Hessian).
-pub fn interpolating_point(mlp: &Mlp, x: ArrayView2<f64>, y: ArrayView1<f64>, scale: f64, rng: &mut impl Rng) -> Result<Array1<f64>> {
+pub fn interpolating_point(
+    mlp: &Mlp,
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    scale: f64,
+    rng: &mut impl Rng,
+) -> Result<Array1<f64>> {
     let (n, width) = (x.nrows(), mlp.sizes[1]);
     ensure!(width + 1 >= n, "interpolation by construction needs width + 1 >= n ({} < {n})", width + 1);
     let mut w = mlp.init(rng);

@@ -29,7 +29,7 @@
 //! `η w_S E‖a‖⁴ ≤ 2 Tr H` at a stable minimum, and with `(E‖a‖²)² ≤ E‖a‖⁴`:
 //! `Tr H ≤ 2 / (η w_S)`, i.e. the paper's `Tr H ≤ 2/η` at `B = 1` and `2B/η` for batches of `B`
 //! drawn with replacement ([`Curvature::trace_bound_ratio`]).
-use common::linalg::{FnOp, eigh, top_eigs};
+use common::linalg::{FnOp, eigh, eigvalsh, top_eigs};
 use common::models::Model;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rand::Rng;
@@ -218,34 +218,53 @@ impl Curvature {
         1.0 / self.k_top(rule, steps, rng)
     }
 
-    /// `ρ(T_η) = λ_max(T_η)` (Lanczos on symmetric matrices).
-    pub fn rho(&self, eta: f64, rule: BatchRule, steps: usize, rng: &mut impl Rng) -> f64 {
-        self.top_sym(|m| self.t_apply(eta, rule, m), steps, rng)
-    }
-
-    /// An exact stability test at `η` that does not go through `K`: in the eigenbasis of `H`,
-    /// `T_η = D + (η² w_S / n) V Vᵀ` with `D_jk = 1 − η(λ_j + λ_k) + η² w_H λ_j λ_k` diagonal and
-    /// `V = [vec(c_i c_iᵀ)]` of rank ≤ n. If `max D ≥ 1`, `T_η` has a Rayleigh quotient ≥ 1 on a
-    /// basis matrix and the margin is `max D`; otherwise (Schur complement)
-    /// `T_η ⪯ I ⟺ λ_max((η² w_S/n) Vᵀ (I − D)⁻¹ V) ≤ 1`, an `n × n` eigenvalue problem.
-    /// Returns the number whose crossing of 1 is the threshold (`> 1`: unstable).
-    pub fn stability_margin(&self, eta: f64, rule: BatchRule) -> f64 {
+    /// `T_η` split as diagonal plus low rank, `T_η = D + (η² w_S / n) V Vᵀ`, in the eigenbasis of
+    /// `H`: `D_jk = 1 − η(λ_j + λ_k) + η² w_H λ_j λ_k` and `V = [vec(c_i c_iᵀ)]` (rank ≤ n).
+    fn split(&self, eta: f64, rule: BatchRule) -> Split {
         let (ws, wh) = rule.weights(self.n);
         let lam = &self.lam;
         let r = self.rank();
-        let d = Array2::from_shape_fn((r, r), |(j, k)| 1.0 - eta * (lam[j] + lam[k]) + eta * eta * wh * lam[j] * lam[k]);
+        let d = Array1::from_shape_fn(r * r, |jk| {
+            let (j, k) = (jk / r, jk % r);
+            1.0 - eta * (lam[j] + lam[k]) + eta * eta * wh * lam[j] * lam[k]
+        });
         let dmax = d.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+        let v = Array2::from_shape_fn((self.n, r * r), |(i, jk)| self.c[[i, jk / r]] * self.c[[i, jk % r]]);
+        Split { d, dmax, v, scale: eta * eta * ws / self.n as f64 }
+    }
+
+    /// An exact stability test at `η` that does not go through `K`: with `T_η = D + s V Vᵀ`
+    /// ([`Self::split`]), if `max D ≥ 1` then `T_η` has a Rayleigh quotient ≥ 1 on a basis matrix and
+    /// the margin is `max D`; otherwise (Schur complement) `T_η ⪯ I ⟺ λ_max(s Vᵀ (I − D)⁻¹ V) ≤ 1`,
+    /// an `n × n` eigenvalue problem. Returns the number whose crossing of 1 is the threshold
+    /// (`> 1`: unstable).
+    pub fn stability_margin(&self, eta: f64, rule: BatchRule) -> f64 {
+        let sp = self.split(eta, rule);
         // GD (w_S = 0): T_η = D is diagonal, and ρ = max D for this positive map.
-        if dmax >= 1.0 || ws == 0.0 {
-            return dmax;
+        if sp.dmax >= 1.0 || sp.scale == 0.0 { sp.dmax } else { sp.schur(1.0) }
+    }
+
+    /// `ρ(T_η) = λ_max(T_η)`, exactly: bisection on `μ > max D`, where `μ > λ_max(T_η)` iff
+    /// `λ_max(s Vᵀ (μI − D)⁻¹ V) < 1` (the same Schur complement as [`Self::stability_margin`]).
+    pub fn spectral_radius(&self, eta: f64, rule: BatchRule) -> f64 {
+        let sp = self.split(eta, rule);
+        if sp.scale == 0.0 {
+            return sp.dmax;
         }
-        let winv = d.mapv(|x| 1.0 / (1.0 - x)).into_shape_with_order(r * r).expect("contiguous");
-        // Rows vec(c_i c_iᵀ).
-        let y = Array2::from_shape_fn((self.n, r * r), |(i, jk)| self.c[[i, jk / r]] * self.c[[i, jk % r]]);
-        let yw = &y * &winv;
-        let g = yw.dot(&y.t()) * (eta * eta * ws / self.n as f64);
-        let ev = common::linalg::eigvalsh(&g);
-        ev[ev.len() - 1]
+        // λ_max(T) ≤ max D + s λ_max(VᵀV) ≤ max D + s Σ_i ‖c_i‖⁴.
+        let (mut lo, mut hi) = (sp.dmax, sp.dmax + sp.scale * sp.v.iter().map(|x| x * x).sum::<f64>() + 1e-300);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if sp.schur(mid) < 1.0 {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
     }
 
     /// The threshold the spec's way, with [`Self::stability_margin`] as the exact test: bisection
@@ -319,5 +338,24 @@ impl Curvature {
             }
         }
         out
+    }
+}
+
+/// `T_η = diag(d) + scale · vᵀ v` on vectorized `r × r` matrices (rows of `v`: `vec(c_i c_iᵀ)`).
+struct Split {
+    d: Array1<f64>,
+    dmax: f64,
+    v: Array2<f64>,
+    scale: f64,
+}
+
+impl Split {
+    /// `λ_max(scale · V (μI − D)⁻¹ Vᵀ)` for `μ > max D`.
+    fn schur(&self, mu: f64) -> f64 {
+        let w = self.d.mapv(|x| 1.0 / (mu - x));
+        let vw = &self.v * &w;
+        let g = vw.dot(&self.v.t()) * self.scale;
+        let ev = eigvalsh(&g);
+        ev[ev.len() - 1]
     }
 }
