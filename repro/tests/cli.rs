@@ -43,7 +43,10 @@ fn bad_input_exits_2_with_a_one_line_message() {
     let cfg = repro(&["config", FAST_STUDY], dir.path());
     assert_eq!(cfg.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&cfg.stdout).unwrap();
-    let key = v.as_object().unwrap().iter().find(|(_, x)| x.is_number()).map(|(k, _)| k.clone()).unwrap();
+    let key = common::study::overrides::keys(&v)
+        .into_iter()
+        .find(|k| v.pointer(&format!("/{}", k.replace('.', "/"))).is_some_and(|x| x.is_number()))
+        .expect("the study has a numeric setting");
     let o = repro(&["reproduce", FAST_STUDY, "--set", &format!("{key}=lots"), "--out", out], dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("bad value"), "{}", stderr(&o));

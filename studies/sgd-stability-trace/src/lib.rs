@@ -27,6 +27,7 @@ use anyhow::{Result, ensure};
 use common::models::{Model, Targets};
 use common::report::fmt_num;
 use common::rng::{Seed, gaussian_mat};
+use common::stats::median;
 use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
 use diag::DiagNet;
 use fit::{FitCfg, FitResult};
@@ -251,7 +252,8 @@ impl Study for SgdStabilityTrace {
     }
 
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
-        validate(cfg)?;
+        // A configuration that cannot run is the user's input error (exit code 2), not a crash.
+        validate(cfg).map_err(|e| common::BadInput::new(format!("sgd-stability-trace: {e}")))?;
         let mut out = Outcome::default();
         let instances = thresholds(cfg, ctx, &mut out)?;
         dynamics(cfg, ctx, &instances, &mut out)?;
@@ -259,14 +261,27 @@ impl Study for SgdStabilityTrace {
         training_report(cfg, &runs, &mut out);
         out.note(
             "Setup. Squared loss `0.5·mean_i (f(x_i) − y_i)²` throughout, so at an interpolating minimum \
-             `H = JᵀJ/n` exactly (J the Jacobian of the outputs, one VJP per sample; no Hutchinson or \
-             power-iteration estimates). Mean-square stability is that of linearized SGD \
+             `H = JᵀJ/n` (J the exact Jacobian of the outputs, one VJP per sample; no Hutchinson or \
+             power-iteration estimates; at the converged runs, loss < 1e-10, the residual part of the \
+             Hessian is about 1e-6 of it). Mean-square stability is that of linearized SGD \
              `δ ← (I − ηH_B)δ` with batches drawn with replacement (as the training loop samples); its \
              threshold η_ms is computed exactly as `1/λ_max(L^{-1/2} Q L^{-1/2})` on the range of H \
              (`src/stability.rs`) and cross-checked by bisection on the spectral radius of the \
              second-moment map. The paper's `Tr H ≤ 2/η` is the B = 1 case; for batches of B the same \
              Rayleigh-quotient argument gives `Tr H ≤ 2B/η` (the spec's derived form: the exact \
              batch-size statement of the paper was not retrieved).",
+        );
+        out.note(
+            "Departures from the spec. (1) The ReLU minima of experiment 1 have width 40 (spec: 20) so that \
+             they interpolate exactly by construction (least-squares output layer, width + 1 ≥ n). \
+             (2) The bisection on ρ(T_η) decides each η exactly through the diagonal-plus-rank-n structure of \
+             T_η instead of 300 power iterations, which are not accurate enough at ill-conditioned minima. \
+             (3) The non-vacuity floor (C1-bound-tight) and the blow-up above η_ms (C1-dynamics-unstable) \
+             are gated on the diagonal-net minima the spec calibrated them on; at the ReLU minima the \
+             per-sample curvature is heavy-tailed (E‖a‖⁴/(E‖a‖²)² = 1.3–1.6), which loosens the bound and \
+             makes the mean over a few runs miss the mean-square growth (the median run can even \
+             contract: SGD converges almost surely at some minima that are unstable in mean square, see \
+             C1-train-stable). Both are reported with their numbers.",
         );
         Ok(out)
     }
@@ -295,6 +310,11 @@ fn validate(cfg: &Config) -> Result<()> {
     ensure!(cfg.diag_train.alphas.iter().all(|&a| a > 0.0), "diag_train.alphas must be positive");
     let r = &cfg.relu_train;
     ensure!(r.data == "teacher" || r.data == "digits", "relu_train.data is `teacher` or `digits`, got `{}`", r.data);
+    let (available, _) = common::data::files::Shipped::Digits.shape();
+    ensure!(
+        r.data != "digits" || r.n + r.n_test <= available,
+        "relu_train: n + n_test must be at most {available} with the digits data"
+    );
     ensure!(cfg.lanczos_steps >= 10, "lanczos_steps >= 10");
     Ok(())
 }
@@ -303,17 +323,7 @@ fn validate(cfg: &Config) -> Result<()> {
 // Small statistics helpers.
 
 fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
-}
-
-fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let k = s.len() / 2;
-    if s.len() % 2 == 1 { s[k] } else { 0.5 * (s[k - 1] + s[k]) }
+    common::stats::mean_se(v).0
 }
 
 fn max_of(v: impl IntoIterator<Item = f64>) -> f64 {
@@ -913,12 +923,31 @@ fn fit_cfg(s: &SweepCfg, c: &TrainCell) -> FitCfg {
     }
 }
 
-fn curvature_stats(cv: &Curvature, c: &TrainCell, lanczos: usize, rng: &mut impl Rng) -> (f64, f64, f64) {
-    let rule = match c.batch {
-        None => BatchRule::full(cv.n),
-        Some(b) => BatchRule::with_replacement(b),
-    };
-    (cv.trace(), cv.lambda_max(), cv.eta_ms(rule, lanczos, rng))
+impl TrainRun {
+    /// A run's outcome before anything is measured at its end point.
+    fn new(cell: &TrainCell, fit: FitResult) -> Self {
+        TrainRun {
+            cell: cell.clone(),
+            fit,
+            trace: None,
+            lambda_max: None,
+            eta_ms: None,
+            norm: None,
+            norm_const: None,
+            test_mse: None,
+        }
+    }
+
+    /// `Tr H`, `λ_max` and `η_ms` (for the run's own batch rule) at the reached minimum.
+    fn measure_curvature(&mut self, cv: &Curvature, lanczos: usize, rng: &mut impl Rng) {
+        let rule = match self.cell.batch {
+            None => BatchRule::full(cv.n),
+            Some(b) => BatchRule::with_replacement(b),
+        };
+        self.trace = Some(cv.trace());
+        self.lambda_max = Some(cv.lambda_max());
+        self.eta_ms = Some(cv.eta_ms(rule, lanczos, rng));
+    }
 }
 
 fn train_diag(cfg: &Config, c: &TrainCell, root: Seed, seed: Seed) -> Result<TrainRun> {
@@ -928,23 +957,11 @@ fn train_diag(cfg: &Config, c: &TrainCell, root: Seed, seed: Seed) -> Result<Tra
     let yt = Targets::scalar(y.as_slice().expect("contiguous"));
     let mut w = net.init(c.alpha);
     let res = fit::fit(&net, x.view(), &yt, &mut w, &fit_cfg(&tc.sweep, c), &mut seed.child("sgd").rng());
-    let mut run = TrainRun {
-        cell: c.clone(),
-        fit: res,
-        trace: None,
-        lambda_max: None,
-        eta_ms: None,
-        norm: None,
-        norm_const: None,
-        test_mse: None,
-    };
+    let mut run = TrainRun::new(c, res);
     if res.converged {
         let cv = Curvature::at(&net, w.view(), x.view());
-        let (tr, lm, ems) = curvature_stats(&cv, c, cfg.lanczos_steps, &mut seed.child("lanczos").rng());
+        run.measure_curvature(&cv, cfg.lanczos_steps, &mut seed.child("lanczos").rng());
         let beta = net.beta(w.view());
-        run.trace = Some(tr);
-        run.lambda_max = Some(lm);
-        run.eta_ms = Some(ems);
         run.norm = Some(beta.iter().map(|b| b.abs()).sum());
         run.norm_const = Some(diag::norm_constant(x.view()));
         run.test_mse = Some((&beta - &beta_star).mapv(|e| e * e).sum());
@@ -967,22 +984,10 @@ fn train_relu(cfg: &Config, c: &TrainCell, root: Seed, seed: Seed) -> Result<Tra
     let yt = Targets::scalar(data.y.as_slice().expect("contiguous"));
     let mut w = mlp.init(&mut root.child("relu_train").child_idx("init", c.seed as u64).rng());
     let res = fit::fit(&mlp, data.x.view(), &yt, &mut w, &fit_cfg(&rc.sweep, c), &mut seed.child("sgd").rng());
-    let mut run = TrainRun {
-        cell: c.clone(),
-        fit: res,
-        trace: None,
-        lambda_max: None,
-        eta_ms: None,
-        norm: None,
-        norm_const: None,
-        test_mse: None,
-    };
+    let mut run = TrainRun::new(c, res);
     if res.converged {
         let cv = Curvature::at(&mlp, w.view(), data.x.view());
-        let (tr, lm, ems) = curvature_stats(&cv, c, cfg.lanczos_steps, &mut seed.child("lanczos").rng());
-        run.trace = Some(tr);
-        run.lambda_max = Some(lm);
-        run.eta_ms = Some(ems);
+        run.measure_curvature(&cv, cfg.lanczos_steps, &mut seed.child("lanczos").rng());
         run.norm = Some(relu::path_norm(&mlp, w.view()));
         let yt_test = Targets::scalar(data.y_test.as_slice().expect("contiguous"));
         // The loss is 0.5·mean (f − y)²; report the plain mean squared error.
@@ -1094,6 +1099,7 @@ fn training_report(cfg: &Config, runs: &[TrainRun], out: &mut Outcome) {
         .f64("test_mse", runs.iter().map(|r| opt(r.test_mse)).collect()),
     );
 
+    let all: Vec<&TrainRun> = runs.iter().collect();
     let conv: Vec<&TrainRun> = runs.iter().filter(|r| r.fit.converged).collect();
     let describe = |rs: &[&TrainRun], val: &dyn Fn(&TrainRun) -> f64| -> String {
         let mut s: Vec<String> = rs
@@ -1201,7 +1207,7 @@ fn training_report(cfg: &Config, runs: &[TrainRun], out: &mut Outcome) {
     );
 
     // S6 + ReLU: SGD flatter than GD at the same η.
-    let groups_tr = group_means(runs.iter().collect::<Vec<_>>().as_slice(), |r| r.trace);
+    let groups_tr = group_means(&all, |r| r.trace);
     let lookup = |g: &str| groups_tr.iter().find(|(k, _)| k == g).map(|(_, v)| v.clone()).unwrap_or_default();
     let alpha_small = min_of(cfg.diag_train.alphas.iter().copied());
     let mut flat_parts = vec![];
@@ -1287,7 +1293,7 @@ fn training_report(cfg: &Config, runs: &[TrainRun], out: &mut Outcome) {
 
     // Claim 3: larger η regularizes more (SGD).
     let lr_effect = |f: &dyn Fn(&TrainRun) -> Option<f64>| -> (f64, String) {
-        let gm = group_means(runs.iter().collect::<Vec<_>>().as_slice(), f);
+        let gm = group_means(&all, f);
         let mut worst = f64::NAN;
         let mut parts = vec![];
         for (g, pts) in gm.iter().filter(|(g, _)| g.contains("SGD")) {
@@ -1346,7 +1352,7 @@ fn training_report(cfg: &Config, runs: &[TrainRun], out: &mut Outcome) {
         .at_most(1.0)
         .not_gated("generalization needs the paper's scale (the spec's calibration saw no test-error gain in the small diagonal-net setting); reported with its numbers"),
     );
-    let gte = group_means(runs.iter().collect::<Vec<_>>().as_slice(), |r| r.test_mse);
+    let gte = group_means(&all, |r| r.test_mse);
     let mut te_ratio = vec![];
     let mut te_txt = vec![];
     for (sg, gg) in [(diag_label("SGD B=1"), diag_label("GD")), ("relu SGD B=1".to_string(), "relu GD".to_string())] {

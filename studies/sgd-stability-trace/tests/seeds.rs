@@ -1,5 +1,6 @@
 //! Robustness of the gated claims to the root seed (the default seed's quick profile runs in
-//! `repro/tests/quick_profiles.rs`). Slow: `cargo test --release -p sgd_stability_trace -- --ignored`.
+//! `repro/tests/quick_profiles.rs`). Slow: `cargo test --release -p sgd_stability_trace -- --ignored
+//! --nocapture` prints every claim per seed; `SEEDS_DETAIL=<id>,<id>` also prints their details.
 use common::study::{Ctx, DynStudy, Profile};
 use sgd_stability_trace::SgdStabilityTrace;
 
