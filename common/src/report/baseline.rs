@@ -19,15 +19,28 @@ pub struct CheckRow {
     pub stable: bool,
 }
 
-/// Relative drift test: |m - b| <= tol * max(|b|, 1e-12) (NaN vs NaN counts as stable).
-pub fn within_drift(measured: f64, baseline: f64, tol: f64) -> bool {
+/// Drift test: |m - b| <= tol * max(|b|, scale), where `scale` is the size of the claim's own
+/// expectation (its bound or band width, see [`drift_scale`]): a value at round-off level (an
+/// exactness error of 1e-13 against a bound of 1e-8) may move by round-off on another CPU without
+/// counting as drift, while a value near its bound is held to `tol` of itself. NaN vs NaN is stable.
+pub fn within_drift(measured: f64, baseline: f64, tol: f64, scale: f64) -> bool {
     if measured.is_nan() && baseline.is_nan() {
         return true;
     }
     if measured == baseline {
         return true;
     }
-    (measured - baseline).abs() <= tol * baseline.abs().max(1e-12)
+    (measured - baseline).abs() <= tol * baseline.abs().max(scale.abs()).max(1e-300)
+}
+
+/// The magnitude a claim's expectation works at: its bound, or its band's width.
+pub fn drift_scale(e: &super::Expect) -> f64 {
+    let s = match *e {
+        super::Expect::AtMost { bound } | super::Expect::AtLeast { bound } => bound.abs(),
+        super::Expect::Within { tol, .. } => tol.abs(),
+        super::Expect::Between { lo, hi } => (hi - lo).abs(),
+    };
+    if s.is_finite() { s } else { 0.0 }
 }
 
 fn load(path: &Path) -> Result<ClaimsFile> {
@@ -66,7 +79,8 @@ pub fn check(out: &Path, baseline: Option<&Path>) -> Result<Vec<CheckRow>> {
                 passed: c.passed,
                 measured: c.measured,
                 baseline: b,
-                stable: b.is_none_or(|b| !c.gated || within_drift(c.measured, b, c.drift_tol)),
+                stable: b
+                    .is_none_or(|b| !c.gated || within_drift(c.measured, b, c.drift_tol, drift_scale(&c.expected))),
             });
         }
     }
@@ -105,10 +119,15 @@ mod tests {
     use super::*;
     #[test]
     fn drift_rule() {
-        assert!(within_drift(1.0, 1.0, 0.0));
-        assert!(within_drift(1.04, 1.0, 0.05));
-        assert!(!within_drift(1.06, 1.0, 0.05));
-        assert!(within_drift(f64::NAN, f64::NAN, 0.05));
-        assert!(!within_drift(f64::NAN, 1.0, 0.05));
+        assert!(within_drift(1.0, 1.0, 0.0, 0.0));
+        assert!(within_drift(1.04, 1.0, 0.05, 0.0));
+        assert!(!within_drift(1.06, 1.0, 0.05, 0.0));
+        assert!(within_drift(f64::NAN, f64::NAN, 0.05, 0.0));
+        assert!(!within_drift(f64::NAN, 1.0, 0.05, 0.0));
+        // Round-off-level values move freely below 5% of their bound...
+        assert!(within_drift(3e-13, 1e-13, 0.05, 1e-10));
+        // ...but not by a sizeable part of it.
+        assert!(!within_drift(3e-11, 1e-13, 0.05, 1e-10));
+        assert!((drift_scale(&super::super::Expect::Between { lo: 0.8, hi: 1.2 }) - 0.4).abs() < 1e-12);
     }
 }
