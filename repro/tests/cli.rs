@@ -23,6 +23,8 @@ fn bad_input_exits_2_with_a_one_line_message() {
         (vec!["reproduce", FAST_STUDY, "--set", "no_such_key=1", "--out", out], "unknown --set key `no_such_key`"),
         (vec!["reproduce", FAST_STUDY, "--set", "novalue", "--out", out], "--set expects key=value"),
         (vec!["reproduce", FAST_STUDY, "--profile", "huge", "--out", out], "unknown profile `huge`"),
+        // Well-typed but outside what the study accepts (its `Study::validate`).
+        (vec!["reproduce", FAST_STUDY, "--set", "three_layer.width=0", "--out", out], "bad configuration"),
         (vec!["reproduce", FAST_STUDY, "--device", "tpu", "--out", out], "unknown device `tpu`"),
         (vec!["reproduce", FAST_STUDY, "--device", "cuda", "--out", out], "--device cuda asked for"),
         (vec!["check", "--out", "/definitely/not/here"], "does not exist"),

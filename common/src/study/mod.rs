@@ -64,6 +64,11 @@ pub trait Study: Send + Sync + 'static {
     fn paper(&self) -> Paper;
     /// The configuration of a profile.
     fn config(&self, profile: Profile) -> Self::Config;
+    /// Check a (possibly `--set`-overridden) config before anything runs; an error here is bad
+    /// input (exit code 2, its message shown on one line). Default: every value is accepted.
+    fn validate(&self, _cfg: &Self::Config) -> Result<()> {
+        Ok(())
+    }
     /// Run the experiment and return tables, figures and claims.
     fn run(&self, cfg: &Self::Config, ctx: &Ctx) -> Result<Outcome>;
 }
@@ -89,9 +94,10 @@ impl<S: Study> DynStudy for S {
         serde_json::to_value(self.config(profile)).expect("configs serialize to JSON")
     }
     fn check_config(&self, cfg: &serde_json::Value) -> Result<(), crate::BadInput> {
-        serde_json::from_value::<S::Config>(cfg.clone())
-            .map(|_| ())
-            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(self))))
+        let typed = serde_json::from_value::<S::Config>(cfg.clone())
+            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(self))))?;
+        self.validate(&typed)
+            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e:#}", Study::slug(self))))
     }
     fn run_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<Outcome> {
         let typed: S::Config = serde_json::from_value(cfg.clone())

@@ -251,6 +251,10 @@ impl Study for DeepLinearDynamics {
         }
     }
 
+    fn validate(&self, cfg: &Config) -> Result<()> {
+        validate(cfg)
+    }
+
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         validate(cfg)?;
         let mut out = Outcome::default();

@@ -289,6 +289,10 @@ impl Study for HighdimGeneralizationDynamics {
         }
     }
 
+    fn validate(&self, cfg: &Config) -> Result<()> {
+        cfg.validate()
+    }
+
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         cfg.validate()?;
         let ks = cfg.grid_steps();

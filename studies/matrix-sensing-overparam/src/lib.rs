@@ -420,6 +420,10 @@ impl Study for MatrixSensingOverparam {
         }
     }
 
+    fn validate(&self, cfg: &Config) -> Result<()> {
+        cfg.validate()
+    }
+
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         cfg.validate()?;
         let (r, eta, seed) = (cfg.r(), cfg.eta, ctx.seed);

@@ -251,6 +251,10 @@ impl Study for SgdStabilityTrace {
         }
     }
 
+    fn validate(&self, cfg: &Config) -> Result<()> {
+        validate(cfg)
+    }
+
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         // A configuration that cannot run is the user's input error (exit code 2), not a crash.
         validate(cfg).map_err(|e| common::BadInput::new(format!("sgd-stability-trace: {e}")))?;
