@@ -427,6 +427,26 @@ impl Mlp {
         out
     }
 
+    /// The forward and R-forward passes shared by `hvp` and `grad_hvp`: the tapes, the mean loss,
+    /// and the output gradient and output Hessian-vector product, both divided by the batch size.
+    fn r_pass(
+        &self,
+        w: ArrayView1<f64>,
+        x: ArrayView2<f64>,
+        y: &Targets,
+        v: ArrayView1<f64>,
+    ) -> (Tape, Tape, f64, Array2<f64>, Array2<f64>) {
+        let n = x.nrows() as f64;
+        let last = self.num_layers() - 1;
+        let tape = self.forward_tape(w, x);
+        let (l, mut g) = self.loss.value_grad(tape.z[last].view(), y);
+        g /= n;
+        let rt = self.r_forward(w, x, &tape, v);
+        let mut rg = self.loss.hess_vec(tape.z[last].view(), y, rt.z[last].view());
+        rg /= n;
+        (tape, rt, l, g, rg)
+    }
+
     /// Loss gradient and exact HVP together (one forward pass shared; the gradient costs one
     /// extra GEMM per layer on top of the HVP).
     pub fn grad_hvp(
@@ -438,14 +458,7 @@ impl Mlp {
     ) -> (f64, Array1<f64>, Array1<f64>) {
         let w = w.as_standard_layout();
         let v = v.as_standard_layout();
-        let n = x.nrows() as f64;
-        let tape = self.forward_tape(w.view(), x);
-        let f = &tape.z[self.num_layers() - 1];
-        let (l, mut g) = self.loss.value_grad(f.view(), y);
-        g /= n;
-        let rt = self.r_forward(w.view(), x, &tape, v.view());
-        let mut rg = self.loss.hess_vec(f.view(), y, rt.z[self.num_layers() - 1].view());
-        rg /= n;
+        let (tape, rt, l, g, rg) = self.r_pass(w.view(), x, y, v.view());
         let mut grad = Array1::zeros(self.num_params());
         self.backward(w.view(), x, &tape, g.clone(), Some(grad.view_mut()), false);
         let hv = self.r_backward(w.view(), v.view(), x, &tape, &rt, Some(g), rg);
@@ -480,14 +493,7 @@ impl Model for Mlp {
     fn hvp(&self, w: ArrayView1<f64>, x: ArrayView2<f64>, y: &Targets, v: ArrayView1<f64>) -> Array1<f64> {
         let w = w.as_standard_layout();
         let v = v.as_standard_layout();
-        let n = x.nrows() as f64;
-        let tape = self.forward_tape(w.view(), x);
-        let f = &tape.z[self.num_layers() - 1];
-        let (_, mut g) = self.loss.value_grad(f.view(), y);
-        g /= n;
-        let rt = self.r_forward(w.view(), x, &tape, v.view());
-        let mut rg = self.loss.hess_vec(f.view(), y, rt.z[self.num_layers() - 1].view());
-        rg /= n;
+        let (tape, rt, _, g, rg) = self.r_pass(w.view(), x, y, v.view());
         self.r_backward(w.view(), v.view(), x, &tape, &rt, Some(g), rg)
     }
     fn gnvp(&self, w: ArrayView1<f64>, x: ArrayView2<f64>, y: &Targets, v: ArrayView1<f64>) -> Array1<f64> {
