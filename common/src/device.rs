@@ -37,9 +37,15 @@ pub struct Probed {
     pub note: String,
 }
 
-/// Why no GPU can be used by this build on this machine, or `None` if one can.
+/// Why no GPU can be used on this machine, or `None` if one can (the probe of
+/// [`crate::gpu::cuda::Cuda::shared`], run once per process; it never panics).
 pub fn cuda_unavailable_reason() -> Option<String> {
-    Some("this build has no CUDA backend compiled in (the CPU path is used)".into())
+    crate::gpu::cuda::Cuda::shared().err()
+}
+
+/// The probed GPU's description (name, architecture, driver and NVRTC versions), if any.
+pub fn cuda_description() -> Option<String> {
+    crate::gpu::cuda::Cuda::shared().ok().map(|g| g.info.to_string())
 }
 
 /// Resolve the user's choice against what the machine has.
@@ -47,11 +53,11 @@ pub fn probe(choice: DeviceChoice) -> Result<Probed, BadInput> {
     match choice {
         DeviceChoice::Cpu => Ok(Probed { device: Device::Cpu, note: "cpu requested".into() }),
         DeviceChoice::Auto => match cuda_unavailable_reason() {
-            None => Ok(Probed { device: Device::Cuda, note: "cuda probed".into() }),
+            None => Ok(Probed { device: Device::Cuda, note: format!("auto: {}", cuda_description().unwrap_or_default()) }),
             Some(why) => Ok(Probed { device: Device::Cpu, note: format!("auto: no usable GPU ({why})") }),
         },
         DeviceChoice::Cuda => match cuda_unavailable_reason() {
-            None => Ok(Probed { device: Device::Cuda, note: "cuda requested".into() }),
+            None => Ok(Probed { device: Device::Cuda, note: format!("cuda: {}", cuda_description().unwrap_or_default()) }),
             Some(why) => Err(BadInput::new(format!(
                 "--device cuda asked for, but no usable GPU: {why}; use --device cpu or auto"
             ))),

@@ -6,6 +6,7 @@ pub mod counters;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod gpu;
 pub mod linalg;
 pub mod models;
 pub mod optim;
