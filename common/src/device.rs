@@ -53,11 +53,15 @@ pub fn probe(choice: DeviceChoice) -> Result<Probed, BadInput> {
     match choice {
         DeviceChoice::Cpu => Ok(Probed { device: Device::Cpu, note: "cpu requested".into() }),
         DeviceChoice::Auto => match cuda_unavailable_reason() {
-            None => Ok(Probed { device: Device::Cuda, note: format!("auto: {}", cuda_description().unwrap_or_default()) }),
+            None => {
+                Ok(Probed { device: Device::Cuda, note: format!("auto: {}", cuda_description().unwrap_or_default()) })
+            }
             Some(why) => Ok(Probed { device: Device::Cpu, note: format!("auto: no usable GPU ({why})") }),
         },
         DeviceChoice::Cuda => match cuda_unavailable_reason() {
-            None => Ok(Probed { device: Device::Cuda, note: format!("cuda: {}", cuda_description().unwrap_or_default()) }),
+            None => {
+                Ok(Probed { device: Device::Cuda, note: format!("cuda: {}", cuda_description().unwrap_or_default()) })
+            }
             Some(why) => Err(BadInput::new(format!(
                 "--device cuda asked for, but no usable GPU: {why}; use --device cpu or auto"
             ))),

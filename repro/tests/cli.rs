@@ -111,3 +111,71 @@ fn a_study_writes_its_whole_report_and_checks_clean() {
     assert_eq!(std::fs::read_to_string(r.join("claims.json")).unwrap(), before);
     assert!(r.join("README.md").is_file() && r.join("manifest.json").is_file());
 }
+
+/// A fake `libcuda.so` built from `src`, in its own folder (for `LD_LIBRARY_PATH`).
+fn stub_libcuda(root: &Path, name: &str, src: &str) -> Option<std::path::PathBuf> {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("stub.c"), src).unwrap();
+    let ok = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join("libcuda.so"))
+        .arg(dir.join("stub.c"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then_some(dir)
+}
+
+/// Broken GPU stacks (a stub `libcuda` without the driver API, a driver older than the bindings,
+/// a driver that sees no device) are a clean CPU fallback for `auto` (reason in the manifest) and
+/// a one-line exit 2 for `cuda`: never a panic.
+#[test]
+fn broken_cuda_stacks_fall_back_cleanly() {
+    if common::device::cuda_unavailable_reason().is_none() {
+        eprintln!("skipped: this machine has a working GPU");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stubs = [
+        ("empty", "void repro_stub(void) {}\n", "failed to load"),
+        ("old", "int cuDriverGetVersion(int *v) { *v = 12020; return 0; }\n", "older than this build's bindings"),
+        (
+            "nodev",
+            "int cuDriverGetVersion(int *v) { *v = 13000; return 0; }\n\
+             int cuInit(unsigned f) { (void)f; return 100; }\n\
+             int cuDeviceGetCount(int *c) { *c = 0; return 100; }\n",
+            "CUDA_ERROR_NO_DEVICE",
+        ),
+    ];
+    for (name, src, want) in stubs {
+        let Some(lib) = stub_libcuda(dir.path(), name, src) else {
+            eprintln!("skipped: no gcc to build a stub libcuda");
+            return;
+        };
+        let out = dir.path().join(format!("reports-{name}"));
+        let run = |device: &str| {
+            Command::new(env!("CARGO_BIN_EXE_repro"))
+                .args(["reproduce", FAST_STUDY, "--device", device, "--out", out.to_str().unwrap()])
+                .env("LD_LIBRARY_PATH", &lib)
+                .current_dir(dir.path())
+                .output()
+                .unwrap()
+        };
+        let o = run("cuda");
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {e}");
+        assert!(e.contains("--device cuda asked for") && e.contains(want), "{name}: {e}");
+        assert!(!e.contains("panicked"), "{name}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{name}: one line, got {e}");
+        if name == "empty" {
+            let o = run("auto");
+            assert_eq!(o.status.code(), Some(0), "{name} auto: {}", stderr(&o));
+            assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out.join(FAST_STUDY).join("manifest.json")).unwrap()).unwrap();
+            assert_eq!(m["device_used"], "cpu");
+            assert!(m["device_note"].as_str().unwrap().contains(want), "{}", m["device_note"]);
+        }
+    }
+}

@@ -74,8 +74,14 @@ pub struct Cuda {
     pub info: GpuInfo,
 }
 
+/// The driver's error code by name (`CUDA_ERROR_NO_DEVICE`, ...). cudarc's `Display` asks the
+/// driver for a description, which itself panics on a stub library; the code's name does not.
+fn code(e: cudarc::driver::DriverError) -> String {
+    format!("{:?}", e.0)
+}
+
 fn drv(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> GpuError {
-    move |e| GpuError::Driver { what, msg: e.to_string() }
+    move |e| GpuError::Driver { what, msg: code(e) }
 }
 
 const BLOCK: u32 = 256;
@@ -146,9 +152,10 @@ fn compile_cached(real: &str, cc: (i32, i32), nvrtc: (i32, i32)) -> GpuResult<cu
     }
     let opts = cudarc::nvrtc::CompileOptions { options, name: Some("mlp.cu".into()), ..Default::default() };
     let ptx = cudarc::nvrtc::compile_ptx_with_opts(KERNELS_SRC, opts).map_err(|e| match e {
-        cudarc::nvrtc::CompileError::CompileError { log, .. } => {
-            GpuError::Compile { name: format!("common/kernels/mlp.cu (REAL={real})"), log: log.to_string_lossy().into() }
-        }
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => GpuError::Compile {
+            name: format!("common/kernels/mlp.cu (REAL={real})"),
+            log: log.to_string_lossy().into(),
+        },
         other => GpuError::Compile { name: format!("common/kernels/mlp.cu (REAL={real})"), log: format!("{other:?}") },
     })?;
     // Cache atomically; a failure to cache is not an error.
@@ -169,6 +176,11 @@ impl Cuda {
         SHARED.get_or_init(|| Cuda::open().map(Arc::new)).clone()
     }
 
+    /// [`Cuda::shared`] as a `'static` borrow (the GPU lives for the whole process).
+    pub fn global() -> Result<&'static Cuda, String> {
+        SHARED.get_or_init(|| Cuda::open().map(Arc::new)).as_ref().map(|g| &**g).map_err(Clone::clone)
+    }
+
     fn open() -> Result<Cuda, String> {
         if std::env::var_os("REPRO_NO_CUDA").is_some() {
             return Err("REPRO_NO_CUDA is set".into());
@@ -182,7 +194,7 @@ impl Cuda {
             // SAFETY: plain out-parameter call.
             unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut v) }
                 .result()
-                .map_err(|e| format!("cuDriverGetVersion failed: {e}"))?;
+                .map_err(|e| format!("cuDriverGetVersion failed: {}", code(e)))?;
             let driver_cuda = (v / 1000, (v % 1000) / 10);
             if driver_cuda < BINDINGS_CUDA {
                 return Err(format!(
@@ -190,14 +202,14 @@ impl Cuda {
                     driver_cuda.0, driver_cuda.1, BINDINGS_CUDA.0, BINDINGS_CUDA.1
                 ));
             }
-            let count = CudaContext::device_count().map_err(|e| format!("cuDeviceGetCount: {e}"))?;
+            let count = CudaContext::device_count().map_err(|e| format!("the driver reports {}", code(e)))?;
             if count < 1 {
                 return Err("the driver sees no CUDA device".into());
             }
-            let ctx = CudaContext::new(0).map_err(|e| format!("cannot create a context on device 0: {e}"))?;
-            let name = ctx.name().map_err(|e| e.to_string())?;
-            let cc = ctx.compute_capability().map_err(|e| e.to_string())?;
-            let (_, total) = cudarc::driver::result::mem_get_info().map_err(|e| e.to_string())?;
+            let ctx = CudaContext::new(0).map_err(|e| format!("cannot create a context on device 0: {}", code(e)))?;
+            let name = ctx.name().map_err(code)?;
+            let cc = ctx.compute_capability().map_err(code)?;
+            let (_, total) = cudarc::driver::result::mem_get_info().map_err(code)?;
             // SAFETY: dlopen probe only.
             if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
                 return Err("NVRTC (libnvrtc.so) not found: the kernels cannot be compiled".into());
@@ -222,10 +234,10 @@ impl Cuda {
             let blas = cudarc::cublas::CudaBlas::new(stream.clone()).map_err(|e| format!("cuBLAS handle: {e}"))?;
             let load = |real: &str| -> Result<Kernels, String> {
                 let ptx = compile_cached(real, cc, (maj, min)).map_err(|e| e.to_string())?;
-                let module = ctx.load_module(ptx).map_err(|e| format!("loading the {real} kernels: {e}"))?;
+                let module = ctx.load_module(ptx).map_err(|e| format!("loading the {real} kernels: {}", code(e)))?;
                 let mut f = HashMap::new();
                 for name in KERNEL_NAMES {
-                    f.insert(name, module.load_function(name).map_err(|e| format!("kernel {name}: {e}"))?);
+                    f.insert(name, module.load_function(name).map_err(|e| format!("kernel {name}: {}", code(e)))?);
                 }
                 Ok(Kernels { _module: module, f })
             };
@@ -342,7 +354,13 @@ impl Backend for Cuda {
         self.stream.synchronize().map_err(drv("synchronize"))
     }
 
-    fn gemm<T: Real>(&self, g: &GemmArgs<T>, a: &CudaSlice<T>, b: &CudaSlice<T>, c: &mut CudaSlice<T>) -> GpuResult<()> {
+    fn gemm<T: Real>(
+        &self,
+        g: &GemmArgs<T>,
+        a: &CudaSlice<T>,
+        b: &CudaSlice<T>,
+        c: &mut CudaSlice<T>,
+    ) -> GpuResult<()> {
         g.check(a.len(), b.len(), c.len());
         if g.m == 0 || g.n == 0 {
             return Ok(());
@@ -395,7 +413,13 @@ impl Backend for Cuda {
         assert!(z.len() >= len);
         launch!(self, T, "act_fwd", cfg(len), &code, z, a, &len)
     }
-    fn mul_d1<T: Real>(&self, act: Activation, d: &mut CudaSlice<T>, z: &CudaSlice<T>, a: &CudaSlice<T>) -> GpuResult<()> {
+    fn mul_d1<T: Real>(
+        &self,
+        act: Activation,
+        d: &mut CudaSlice<T>,
+        z: &CudaSlice<T>,
+        a: &CudaSlice<T>,
+    ) -> GpuResult<()> {
         let (code, len) = (act_code(act), d.len());
         assert!(z.len() >= len && a.len() >= len);
         launch!(self, T, "mul_d1", cfg(len), &code, d, z, a, &len)
@@ -425,7 +449,14 @@ impl Backend for Cuda {
         assert!(da.len() >= len && z.len() >= len && a.len() >= len && rz.len() >= len);
         launch!(self, T, "r_bwd", cfg(len), &code, rda, da, z, a, rz, &len)
     }
-    fn col_sum<T: Real>(&self, out: &mut CudaSlice<T>, off: usize, g: &CudaSlice<T>, n: usize, h: usize) -> GpuResult<()> {
+    fn col_sum<T: Real>(
+        &self,
+        out: &mut CudaSlice<T>,
+        off: usize,
+        g: &CudaSlice<T>,
+        n: usize,
+        h: usize,
+    ) -> GpuResult<()> {
         assert!(off + h <= out.len() && g.len() >= n * h);
         let mut ov = out.slice_mut(off..);
         launch!(self, T, "col_sum", cfg(h), &mut ov, g, &n, &h)
@@ -508,7 +539,13 @@ impl Backend for Cuda {
         let mut xv = x.slice_mut(off..);
         launch!(self, T, "scale", cfg(len), &mut xv, &a, &len)
     }
-    fn dot<T: Real>(&self, x: &CudaSlice<T>, xoff: usize, y: Option<(&CudaSlice<T>, usize)>, len: usize) -> GpuResult<T> {
+    fn dot<T: Real>(
+        &self,
+        x: &CudaSlice<T>,
+        xoff: usize,
+        y: Option<(&CudaSlice<T>, usize)>,
+        len: usize,
+    ) -> GpuResult<T> {
         assert!(xoff + len <= x.len());
         let mut partial = self.zeros::<T>(REDUCE_BLOCKS)?;
         let mut out = self.zeros::<T>(1)?;

@@ -26,7 +26,9 @@ fn act_apply<T: Real>(act: Activation, z: T) -> T {
             }
         }
         Activation::Tanh => z.tanh(),
-        Activation::Gelu => r::<T>(0.5) * z * (r::<T>(1.0) + (r::<T>(GELU_C) * (z + r::<T>(GELU_K) * z * z * z)).tanh()),
+        Activation::Gelu => {
+            r::<T>(0.5) * z * (r::<T>(1.0) + (r::<T>(GELU_C) * (z + r::<T>(GELU_K) * z * z * z)).tanh())
+        }
         Activation::Linear => z,
     }
 }

@@ -14,11 +14,13 @@
 //! Parity tests ([`test_devices!`]) run each check on the host twin always and on CUDA when the
 //! probe finds a GPU, against the CPU model [`crate::models::Mlp`].
 pub mod cuda;
+mod curvature;
 pub mod host;
 mod ops;
 #[cfg(test)]
 mod tests;
 
+pub use curvature::{Curvature, CurvatureOp, mlp_curvature};
 pub use ops::{DevHessian, DevLinOp, DevMlp, hutchinson, lanczos};
 
 use crate::models::{Activation, Loss};
@@ -157,7 +159,8 @@ impl<T: Debug> GemmArgs<T> {
     /// Elements of each buffer (from its offset) that the product reads or writes, for bounds
     /// checks before a launch: `(a, b, c)`.
     pub fn extents(&self) -> (usize, usize, usize) {
-        let span = |rows: usize, cols: usize, ld: usize| if rows == 0 || cols == 0 { 0 } else { (cols - 1) * ld + rows };
+        let span =
+            |rows: usize, cols: usize, ld: usize| if rows == 0 || cols == 0 { 0 } else { (cols - 1) * ld + rows };
         let (ar, ac) = if self.ta { (self.k, self.m) } else { (self.m, self.k) };
         let (br, bc) = if self.tb { (self.n, self.k) } else { (self.k, self.n) };
         (span(ar, ac, self.lda), span(br, bc, self.ldb), span(self.m, self.n, self.ldc))
@@ -195,19 +198,24 @@ pub trait Backend: Sync {
     /// Wait until every queued operation finished (timing).
     fn synchronize(&self) -> GpuResult<()>;
 
-    fn gemm<T: Real>(
-        &self,
-        g: &GemmArgs<T>,
-        a: &Self::Buf<T>,
-        b: &Self::Buf<T>,
-        c: &mut Self::Buf<T>,
-    ) -> GpuResult<()>;
+    fn gemm<T: Real>(&self, g: &GemmArgs<T>, a: &Self::Buf<T>, b: &Self::Buf<T>, c: &mut Self::Buf<T>)
+    -> GpuResult<()>;
     /// `z[i, j] = b[boff + j]`, or 0 without a bias.
-    fn fill_bias<T: Real>(&self, z: &mut Self::Buf<T>, b: Option<(&Self::Buf<T>, usize)>, n: usize, h: usize)
-    -> GpuResult<()>;
+    fn fill_bias<T: Real>(
+        &self,
+        z: &mut Self::Buf<T>,
+        b: Option<(&Self::Buf<T>, usize)>,
+        n: usize,
+        h: usize,
+    ) -> GpuResult<()>;
     fn act_fwd<T: Real>(&self, act: Activation, z: &Self::Buf<T>, a: &mut Self::Buf<T>) -> GpuResult<()>;
-    fn mul_d1<T: Real>(&self, act: Activation, d: &mut Self::Buf<T>, z: &Self::Buf<T>, a: &Self::Buf<T>)
-    -> GpuResult<()>;
+    fn mul_d1<T: Real>(
+        &self,
+        act: Activation,
+        d: &mut Self::Buf<T>,
+        z: &Self::Buf<T>,
+        a: &Self::Buf<T>,
+    ) -> GpuResult<()>;
     fn r_act<T: Real>(
         &self,
         act: Activation,
@@ -227,8 +235,14 @@ pub trait Backend: Sync {
         rz: &Self::Buf<T>,
     ) -> GpuResult<()>;
     /// `out[off + j] = sum_i g[i, j]`.
-    fn col_sum<T: Real>(&self, out: &mut Self::Buf<T>, off: usize, g: &Self::Buf<T>, n: usize, h: usize)
-    -> GpuResult<()>;
+    fn col_sum<T: Real>(
+        &self,
+        out: &mut Self::Buf<T>,
+        off: usize,
+        g: &Self::Buf<T>,
+        n: usize,
+        h: usize,
+    ) -> GpuResult<()>;
     /// Per-row loss values and output gradients (not divided by `n`).
     #[allow(clippy::too_many_arguments)]
     fn loss_grad<T: Real>(
@@ -292,12 +306,23 @@ pub trait Backend: Sync {
     fn scale<T: Real>(&self, x: &mut Self::Buf<T>, off: usize, a: T, len: usize) -> GpuResult<()>;
     /// `sum_i x[xoff + i] y[yoff + i]` (or `sum_i x[xoff + i]` without `y`), reduced on the
     /// device; only the scalar comes back.
-    fn dot<T: Real>(&self, x: &Self::Buf<T>, xoff: usize, y: Option<(&Self::Buf<T>, usize)>, len: usize)
-    -> GpuResult<T>;
+    fn dot<T: Real>(
+        &self,
+        x: &Self::Buf<T>,
+        xoff: usize,
+        y: Option<(&Self::Buf<T>, usize)>,
+        len: usize,
+    ) -> GpuResult<T>;
     /// `x[off + i] = +-1` from splitmix64(seed ^ splitmix64(i)): identical on every backend.
     fn rademacher<T: Real>(&self, x: &mut Self::Buf<T>, off: usize, seed: u64, len: usize) -> GpuResult<()>;
-    fn copy<T: Real>(&self, dst: &mut Self::Buf<T>, doff: usize, src: &Self::Buf<T>, soff: usize, len: usize)
-    -> GpuResult<()>;
+    fn copy<T: Real>(
+        &self,
+        dst: &mut Self::Buf<T>,
+        doff: usize,
+        src: &Self::Buf<T>,
+        soff: usize,
+        len: usize,
+    ) -> GpuResult<()>;
 }
 
 /// The kernels' activation code.

@@ -156,7 +156,11 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
     fn r_input<'t>(&'t self, rt: &'t Tape<B, T>, l: usize) -> Rm<'t, B, T> {
         debug_assert!(l > 0);
         let inn = self.spec.sizes[l];
-        if self.hidden_act() { rm::<B, T>(&rt.a[l - 1], 0, self.n, inn) } else { rm::<B, T>(&rt.z[l - 1], 0, self.n, inn) }
+        if self.hidden_act() {
+            rm::<B, T>(&rt.a[l - 1], 0, self.n, inn)
+        } else {
+            rm::<B, T>(&rt.z[l - 1], 0, self.n, inn)
+        }
     }
 
     fn forward_tape(&self, w: &B::Buf<T>) -> GpuResult<Tape<B, T>> {
@@ -220,7 +224,17 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
             }
             let next = if l > 0 {
                 let mut da = be.zeros::<T>(self.n * inn)?;
-                mm(be, &mut da, 0, (self.n, inn), rm::<B, T>(&g, 0, self.n, out), false, rm::<B, T>(w, off, out, inn), false, 0.0)?;
+                mm(
+                    be,
+                    &mut da,
+                    0,
+                    (self.n, inn),
+                    rm::<B, T>(&g, 0, self.n, out),
+                    false,
+                    rm::<B, T>(w, off, out, inn),
+                    false,
+                    0.0,
+                )?;
                 if self.hidden_act() {
                     be.mul_d1(self.spec.act, &mut da, &tape.z[l - 1], &tape.a[l - 1])?;
                 }
@@ -250,7 +264,17 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
             be.fill_bias(&mut rz, boff.map(|o| (v, o)), self.n, out)?;
             mm(be, &mut rz, 0, (self.n, out), self.input(tape, l), false, rm::<B, T>(v, off, out, inn), true, 1.0)?;
             if l > 0 {
-                mm(be, &mut rz, 0, (self.n, out), self.r_input(&rt, l), false, rm::<B, T>(w, off, out, inn), true, 1.0)?;
+                mm(
+                    be,
+                    &mut rz,
+                    0,
+                    (self.n, out),
+                    self.r_input(&rt, l),
+                    false,
+                    rm::<B, T>(w, off, out, inn),
+                    true,
+                    1.0,
+                )?;
             }
             if l + 1 < big_l && self.hidden_act() {
                 let mut ra = be.zeros::<T>(self.n * out)?;
@@ -264,6 +288,7 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
 
     /// R-backward: the exact HVP with `g = Some(output gradient)`, the Gauss-Newton product with
     /// `None`; written into `out`.
+    #[allow(clippy::too_many_arguments)]
     fn r_backward(
         &self,
         w: &B::Buf<T>,
@@ -297,9 +322,29 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
             mm(be, &mut rda, 0, (n, inn), rm::<B, T>(&rg, 0, n, od), false, rm::<B, T>(w, off, od, inn), false, 0.0)?;
             match g.take() {
                 Some(gc) => {
-                    mm(be, &mut rda, 0, (n, inn), rm::<B, T>(&gc, 0, n, od), false, rm::<B, T>(v, off, od, inn), false, 1.0)?;
+                    mm(
+                        be,
+                        &mut rda,
+                        0,
+                        (n, inn),
+                        rm::<B, T>(&gc, 0, n, od),
+                        false,
+                        rm::<B, T>(v, off, od, inn),
+                        false,
+                        1.0,
+                    )?;
                     let mut da = be.zeros::<T>(n * inn)?;
-                    mm(be, &mut da, 0, (n, inn), rm::<B, T>(&gc, 0, n, od), false, rm::<B, T>(w, off, od, inn), false, 0.0)?;
+                    mm(
+                        be,
+                        &mut da,
+                        0,
+                        (n, inn),
+                        rm::<B, T>(&gc, 0, n, od),
+                        false,
+                        rm::<B, T>(w, off, od, inn),
+                        false,
+                        0.0,
+                    )?;
                     if self.hidden_act() {
                         be.r_bwd(act, &mut rda, &mut da, &tape.z[l - 1], &tape.a[l - 1], &rt.z[l - 1])?;
                     }
@@ -474,7 +519,8 @@ pub fn lanczos<B: Backend, T: Real, O: DevLinOp<B, T>>(
         alpha.push(a);
         let b = be.dot(&w, 0, Some((&w, 0)), p)?.to_f64().sqrt();
         scale = scale.max(a.abs()).max(b);
-        if j + 1 == m || !(b > 1e-10 * scale.max(f64::MIN_POSITIVE)) {
+        // Stop at the last step, on an invariant subspace, or on a non-finite norm.
+        if j + 1 == m || b.is_nan() || b <= 1e-10 * scale.max(f64::MIN_POSITIVE) {
             break;
         }
         beta.push(b);

@@ -63,19 +63,31 @@ crate::test_devices!(mlp_forward_grad_hvp_gnvp_match_cpu, |be, R| {
         let (l_cpu, g_cpu) = c.mlp.loss_grad(c.w.view(), c.x.view(), &c.y);
         assert!((l - l_cpu).abs() <= tol::<R>(10.0) * l_cpu.abs().max(1.0), "loss {what}: {l} vs {l_cpu}");
         let g = dev.download(&g).unwrap();
-        assert!(rel(&g, g_cpu.as_slice().unwrap()) < tol::<R>(30.0), "grad {what}: {}", rel(&g, g_cpu.as_slice().unwrap()));
+        assert!(
+            rel(&g, g_cpu.as_slice().unwrap()) < tol::<R>(30.0),
+            "grad {what}: {}",
+            rel(&g, g_cpu.as_slice().unwrap())
+        );
 
         let mut hv = be.zeros::<R>(dev.num_params()).unwrap();
         dev.hvp(&w, &v, &mut hv).unwrap();
         let hv = dev.download(&hv).unwrap();
         let hv_cpu = c.mlp.hvp(c.w.view(), c.x.view(), &c.y, c.v.view());
-        assert!(rel(&hv, hv_cpu.as_slice().unwrap()) < tol::<R>(100.0), "hvp {what}: {}", rel(&hv, hv_cpu.as_slice().unwrap()));
+        assert!(
+            rel(&hv, hv_cpu.as_slice().unwrap()) < tol::<R>(100.0),
+            "hvp {what}: {}",
+            rel(&hv, hv_cpu.as_slice().unwrap())
+        );
 
         let mut gv = be.zeros::<R>(dev.num_params()).unwrap();
         dev.gnvp(&w, &v, &mut gv).unwrap();
         let gv = dev.download(&gv).unwrap();
         let gv_cpu = c.mlp.gnvp(c.w.view(), c.x.view(), &c.y, c.v.view());
-        assert!(rel(&gv, gv_cpu.as_slice().unwrap()) < tol::<R>(100.0), "gnvp {what}: {}", rel(&gv, gv_cpu.as_slice().unwrap()));
+        assert!(
+            rel(&gv, gv_cpu.as_slice().unwrap()) < tol::<R>(100.0),
+            "gnvp {what}: {}",
+            rel(&gv, gv_cpu.as_slice().unwrap())
+        );
     }
 });
 
@@ -338,6 +350,10 @@ fn kernels_run_on_the_host_like_the_twin() {
         return;
     }
     let kernels = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+    if !kernels.join("emulate.cpp").exists() {
+        eprintln!("skipped: {} not found (binary moved off its source tree)", kernels.display());
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     for (real, rtol) in [("double", 1e-13), ("float", 2e-6)] {
         let exe = dir.path().join(format!("emulate-{real}"));
@@ -372,6 +388,29 @@ fn kernels_run_on_the_host_like_the_twin() {
             for (i, (g, w)) in gv.iter().zip(wv).enumerate() {
                 assert!((g - w).abs() <= rtol * scale, "{real} {gn}[{i}]: kernel {g} vs twin {w}");
             }
+        }
+    }
+}
+
+#[test]
+fn curvature_op_on_each_device_matches_the_cpu_hessian() {
+    let c = case(&[4, 6, 3], Activation::Tanh, Loss::SoftmaxCe, true, 20, 2);
+    let want = c.mlp.hvp(c.w.view(), c.x.view(), &c.y, c.v.view());
+    let want_g = c.mlp.gnvp(c.w.view(), c.x.view(), &c.y, c.v.view());
+    let cpu =
+        mlp_curvature(crate::device::Device::Cpu, &c.mlp, c.x.view(), &c.y, c.w.view(), Curvature::Hessian).unwrap();
+    assert_eq!(cpu.apply(c.v.view()), want);
+    let cpu_g = mlp_curvature(crate::device::Device::Cpu, &c.mlp, c.x.view(), &c.y, c.w.view(), Curvature::GaussNewton)
+        .unwrap();
+    assert_eq!(cpu_g.apply(c.v.view()), want_g);
+    match mlp_curvature(crate::device::Device::Cuda, &c.mlp, c.x.view(), &c.y, c.w.view(), Curvature::Hessian) {
+        Ok(op) => {
+            let got = op.apply(c.v.view());
+            assert!(rel(got.as_slice().unwrap(), want.as_slice().unwrap()) < 1e-10);
+        }
+        Err(e) => {
+            assert!(cuda::Cuda::shared().is_err());
+            assert!(e.to_string().contains("no usable GPU"), "{e}");
         }
     }
 }

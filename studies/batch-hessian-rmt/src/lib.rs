@@ -31,6 +31,7 @@ mod tests;
 
 use anyhow::{Result, ensure};
 use common::data::synthetic::gaussian_mixture;
+use common::gpu::{Curvature, mlp_curvature};
 use common::linalg::{LinOp, slq, slq_density, top_eigs};
 use common::models::{Activation, Loss, Mlp, Model, Problem, Targets};
 use common::optim::OptimizerConfig;
@@ -389,11 +390,18 @@ impl Study for BatchHessianRmt {
         let all_lg: Vec<usize> = (0..cfg.logistic.n).collect();
         let lg_full_op = LogisticHessian::new(lg.x.view(), &all_lg, lg.w.view());
         let lg_full = lambda_max(&lg_full_op, 2 * cfg.logistic.lanczos_steps, &mut ctx.seed.child("lg-full").rng());
-        let mlp_prob = Problem::new(&mlp.model, mlp.x.view(), &mlp.y);
+        // MLP curvature products run on the run's device (the GPU HVP under `--device cuda`).
         let m_full = 2 * cfg.mlp.lanczos_steps;
-        let mlp_h_full =
-            lambda_max(&mlp_prob.hessian_op(mlp.w.view()), m_full, &mut ctx.seed.child("mlp-h-full").rng());
-        let mlp_g_full = lambda_max(&mlp_prob.ggn_op(mlp.w.view()), m_full, &mut ctx.seed.child("mlp-g-full").rng());
+        let mlp_h_full = lambda_max(
+            &mlp_curvature(ctx.device, &mlp.model, mlp.x.view(), &mlp.y, mlp.w.view(), Curvature::Hessian)?,
+            m_full,
+            &mut ctx.seed.child("mlp-h-full").rng(),
+        );
+        let mlp_g_full = lambda_max(
+            &mlp_curvature(ctx.device, &mlp.model, mlp.x.view(), &mlp.y, mlp.w.view(), Curvature::GaussNewton)?,
+            m_full,
+            &mut ctx.seed.child("mlp-g-full").rng(),
+        );
 
         // ---- E1: batch spectra, one grid cell per (model, B)
         let mut cells: Vec<SpecCell> =
@@ -414,9 +422,16 @@ impl Study for BatchHessianRmt {
                     let idx = draw_batch(&mut rng, cfg.mlp.n, cell.b);
                     let xb = mlp.x.select(Axis(0), &idx);
                     let yb = mlp.y.select(&idx);
-                    let p = Problem::new(&mlp.model, xb.view(), &yb);
-                    hess.push(lambda_max(&p.hessian_op(mlp.w.view()), cfg.mlp.lanczos_steps, &mut rng));
-                    ggn.push(lambda_max(&p.ggn_op(mlp.w.view()), cfg.mlp.lanczos_steps, &mut rng));
+                    hess.push(lambda_max(
+                        &mlp_curvature(ctx.device, &mlp.model, xb.view(), &yb, mlp.w.view(), Curvature::Hessian)?,
+                        cfg.mlp.lanczos_steps,
+                        &mut rng,
+                    ));
+                    ggn.push(lambda_max(
+                        &mlp_curvature(ctx.device, &mlp.model, xb.view(), &yb, mlp.w.view(), Curvature::GaussNewton)?,
+                        cfg.mlp.lanczos_steps,
+                        &mut rng,
+                    ));
                 }
             }
             Ok(SpecResult { hess, ggn })
@@ -441,8 +456,12 @@ impl Study for BatchHessianRmt {
                 let idx = draw_batch(&mut rng, cfg.mlp.n, b);
                 (mlp.x.select(Axis(0), &idx), mlp.y.select(&idx))
             };
-            let p = Problem::new(&mlp.model, xb.view(), &yb);
-            Ok(slq(&p.hessian_op(mlp.w.view()), cfg.mlp.slq_probes, cfg.mlp.slq_steps, &mut rng))
+            Ok(slq(
+                &mlp_curvature(ctx.device, &mlp.model, xb.view(), &yb, mlp.w.view(), Curvature::Hessian)?,
+                cfg.mlp.slq_probes,
+                cfg.mlp.slq_steps,
+                &mut rng,
+            ))
         })?;
 
         // ---- E2: largest stable learning rate vs B

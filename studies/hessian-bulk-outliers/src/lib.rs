@@ -25,6 +25,8 @@ mod tests;
 
 use anyhow::{Result, ensure};
 use common::data::synthetic::{Classification, gaussian_mixture};
+use common::device::Device;
+use common::gpu::{Curvature, mlp_curvature};
 use common::linalg::{slq, slq_density, top_eigs};
 use common::models::{Activation, Loss, Mlp, Model, Problem, Targets};
 use common::optim::OptimizerConfig;
@@ -232,21 +234,21 @@ impl SpecResult {
     }
 }
 
-pub fn spectrum_cell(cfg: &Config, c: &SpecCell, data_seed: Seed, seed: Seed) -> Result<SpecResult> {
+/// One spectrum cell. The Lanczos/SLQ products run on `device` (the GPU HVP under
+/// `--device cuda`; training stays on the CPU).
+pub fn spectrum_cell(cfg: &Config, c: &SpecCell, data_seed: Seed, seed: Seed, device: Device) -> Result<SpecResult> {
     let (data, _) = make_data(cfg, c.k, data_seed);
     let net = mlp(cfg.d, c.h, c.k);
     let mut w = net.init(&mut seed.child("init").rng());
     train_sgd(&net, &data, &mut w, cfg.lr, usize::MAX, cfg.steps, seed.child("train"))?;
     let y = Targets::Classes(data.labels.clone());
     let prob = Problem::new(&net, data.x.view(), &y);
+    let hess = mlp_curvature(device, &net, data.x.view(), &y, w.view(), Curvature::Hessian)?;
+    let ggn = mlp_curvature(device, &net, data.x.view(), &y, w.view(), Curvature::GaussNewton)?;
     let m = 2 * c.k + 2;
-    let (top, _) = top_eigs(&prob.hessian_op(w.view()), m, cfg.lanczos_steps, &mut seed.child("lanczos").rng());
-    let (ggn_top, _) = top_eigs(&prob.ggn_op(w.view()), m, cfg.lanczos_steps, &mut seed.child("ggn").rng());
-    let slq_out = if c.slq {
-        slq(&prob.hessian_op(w.view()), cfg.slq_probes, cfg.slq_steps, &mut seed.child("slq").rng())
-    } else {
-        vec![]
-    };
+    let (top, _) = top_eigs(&hess, m, cfg.lanczos_steps, &mut seed.child("lanczos").rng());
+    let (ggn_top, _) = top_eigs(&ggn, m, cfg.lanczos_steps, &mut seed.child("ggn").rng());
+    let slq_out = if c.slq { slq(&hess, cfg.slq_probes, cfg.slq_steps, &mut seed.child("slq").rng()) } else { vec![] };
     Ok(SpecResult {
         k: c.k,
         h: c.h,
@@ -357,7 +359,7 @@ impl Study for HessianBulkOutliers {
         let data_seed =
             |k: usize, rep: usize| ctx.seed.child("data").child_idx("k", k as u64).child_idx("rep", rep as u64);
         let res: Vec<SpecResult> =
-            ctx.grid("spectrum", &cells, |c, seed| spectrum_cell(cfg, c, data_seed(c.k, c.rep), seed))?;
+            ctx.grid("spectrum", &cells, |c, seed| spectrum_cell(cfg, c, data_seed(c.k, c.rep), seed, ctx.device))?;
         let lbsb_seed = |rep: usize| ctx.seed.child("lbsb_data").child_idx("rep", rep as u64);
         let reps: Vec<usize> = (0..cfg.lbsb_reps).collect();
         let lbsb: Vec<LbsbResult> = ctx.grid("lbsb", &reps, |&r, seed| lbsb_cell(cfg, r, lbsb_seed(r), seed))?;

@@ -1,0 +1,81 @@
+//! The MLP loss Hessian (or Gauss-Newton matrix) as a [`LinOp`] on the run's device, so that the
+//! CPU Krylov routines (`top_eigs`, `slq`, `hutchinson_trace`, ...) drive GPU products unchanged:
+//! on [`Device::Cuda`] each product uploads `v`, runs the f64 device HVP and downloads `Hv`
+//! (2p doubles of traffic against O(n p) flops); on [`Device::Cpu`] it is the CPU operator.
+use super::cuda::Cuda;
+use super::{Backend, DevMlp};
+use crate::device::Device;
+use crate::linalg::LinOp;
+use crate::models::{GgnOp, HessianOp, Mlp, Problem, Targets};
+use cudarc::driver::CudaSlice;
+use ndarray::{Array1, ArrayView1, ArrayView2};
+
+/// Which curvature matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curvature {
+    Hessian,
+    GaussNewton,
+}
+
+/// See the module docs.
+pub enum CurvatureOp<'a> {
+    CpuHessian(HessianOp<'a, Mlp>),
+    CpuGgn(GgnOp<'a, Mlp>),
+    Cuda { dev: Box<DevMlp<'static, Cuda, f64>>, w: CudaSlice<f64>, kind: Curvature },
+}
+
+/// The curvature operator of `mlp`'s mean loss on `(x, y)` at `w`, on `device`.
+pub fn mlp_curvature<'a>(
+    device: Device,
+    mlp: &'a Mlp,
+    x: ArrayView2<'a, f64>,
+    y: &'a Targets,
+    w: ArrayView1<f64>,
+    kind: Curvature,
+) -> anyhow::Result<CurvatureOp<'a>> {
+    Ok(match device {
+        Device::Cpu => {
+            let p = Problem::new(mlp, x, y);
+            match kind {
+                Curvature::Hessian => CurvatureOp::CpuHessian(p.hessian_op(w)),
+                Curvature::GaussNewton => CurvatureOp::CpuGgn(p.ggn_op(w)),
+            }
+        }
+        Device::Cuda => {
+            let gpu = Cuda::global().map_err(|why| anyhow::anyhow!("no usable GPU: {why}"))?;
+            let dev = Box::new(DevMlp::new(gpu, mlp, x, y)?);
+            let w = dev.upload_params(w)?;
+            CurvatureOp::Cuda { dev, w, kind }
+        }
+    })
+}
+
+impl LinOp for CurvatureOp<'_> {
+    fn dim(&self) -> usize {
+        match self {
+            CurvatureOp::CpuHessian(h) => h.dim(),
+            CurvatureOp::CpuGgn(g) => g.dim(),
+            CurvatureOp::Cuda { dev, .. } => dev.num_params(),
+        }
+    }
+    fn apply(&self, v: ArrayView1<f64>) -> Array1<f64> {
+        match self {
+            CurvatureOp::CpuHessian(h) => h.apply(v),
+            CurvatureOp::CpuGgn(g) => g.apply(v),
+            CurvatureOp::Cuda { dev, w, kind } => {
+                crate::counters::add_hvps(1);
+                let run = || -> super::GpuResult<Vec<f64>> {
+                    let dv = dev.upload_params(v)?;
+                    let mut out = dev.be.zeros::<f64>(dev.num_params())?;
+                    match kind {
+                        Curvature::Hessian => dev.hvp(w, &dv, &mut out)?,
+                        Curvature::GaussNewton => dev.gnvp(w, &dv, &mut out)?,
+                    }
+                    dev.download(&out)
+                };
+                // LinOp has no error channel: a GPU failure mid-run aborts the study with the reason.
+                Array1::from(run().unwrap_or_else(|e| panic!("GPU curvature product failed: {e}")))
+            }
+        }
+    }
+}
