@@ -5,6 +5,9 @@
 //! Before criterion's own runs, a summary line per activation prints the median ms per gradient
 //! and per HVP, their ratio, and check values (loss, |grad|, v.Hv) at a deterministic point that
 //! `compare/hvp_jax.py` reproduces, so the two implementations can be compared number for number.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use common::data::{Shipped, load_shipped};
 use common::models::{Activation, Loss, Mlp, Model, Targets};
 use criterion::{Criterion, criterion_group};

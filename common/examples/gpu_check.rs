@@ -3,6 +3,9 @@
 //! GPU it prints why and exits 0 after the CPU-side numbers.
 //!
 //! `cargo run --release -p common --example gpu_check`
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use common::data::{Shipped, load_shipped};
 use common::gpu::cuda::Cuda;
 use common::gpu::{Backend, DevHessian, DevMlp, GemmArgs, Real, lanczos};

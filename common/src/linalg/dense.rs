@@ -1,6 +1,100 @@
 //! Dense factorizations through faer (not hand-written), on ndarray inputs.
-use faer::{Mat, Side};
-use ndarray::{Array1, Array2, ArrayView2};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
+
+/// Borrow an ndarray view as a faer view (no copy; any strides, including transposed views).
+pub fn faer_ref<'a>(a: &ArrayView2<'a, f64>) -> MatRef<'a, f64> {
+    let s = a.strides();
+    // SAFETY: the pointer, shape and element strides describe exactly the memory `a` borrows for
+    // `'a`; faer reads it through the same strides.
+    unsafe { MatRef::from_raw_parts(a.as_ptr(), a.nrows(), a.ncols(), s[0], s[1]) }
+}
+
+/// Borrow a mutable ndarray view as a faer view (no copy).
+pub fn faer_mut<'a>(a: &'a mut ArrayViewMut2<'_, f64>) -> MatMut<'a, f64> {
+    let (m, n) = a.dim();
+    let s = a.strides();
+    let (rs, cs) = (s[0], s[1]);
+    // SAFETY: as in `faer_ref`, and the `&mut` borrow makes the view unique for `'a`.
+    unsafe { MatMut::from_raw_parts_mut(a.as_mut_ptr(), m, n, rs, cs) }
+}
+
+thread_local! {
+    static SEQUENTIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` with this thread's dense kernels sequential (GEMMs at `Par::Seq`, elementwise loops
+/// serial): for callers that already split the work across the rayon pool themselves.
+pub fn sequential<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SEQUENTIAL.set(self.0);
+        }
+    }
+    let _restore = Restore(SEQUENTIAL.replace(true));
+    f()
+}
+
+/// Whether this thread is inside [`sequential`].
+pub fn is_sequential() -> bool {
+    SEQUENTIAL.get()
+}
+
+/// The parallelism for a product of `work` multiply-adds on this thread.
+fn par_for(work: usize) -> Par {
+    if work >= 1 << 18 && !is_sequential() { Par::rayon(0) } else { Par::Seq }
+}
+
+/// Clear the upper halves of the AVX registers after a faer kernel: legacy-SSE code that runs
+/// next on the same thread (glibc's `exp`, behind `f64::exp`) is otherwise many times slower
+/// (measured: `exp` went from 1% to 13% of a sequential tanh-MLP HVP).
+#[inline]
+fn zero_upper() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        fn zu() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked above).
+            unsafe { zu() }
+        }
+    }
+}
+
+/// `a b` into a new array, without zero-filling it first (faer overwrites every entry).
+pub fn gemm_new(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Array2<f64> {
+    assert_eq!(a.ncols(), b.nrows(), "gemm_new: shape mismatch");
+    let (m, n) = (a.nrows(), b.ncols());
+    let mut c = Array2::<f64>::uninit((m, n));
+    let par = par_for(m * a.ncols() * n);
+    // SAFETY: `c` is a fresh standard-layout m x n allocation; faer writes all of it with
+    // `Accum::Replace` and never reads it, so every element is initialized afterwards.
+    unsafe {
+        let dst = MatMut::from_raw_parts_mut(c.as_mut_ptr() as *mut f64, m, n, n as isize, 1);
+        if a.ncols() == 0 {
+            std::ptr::write_bytes(c.as_mut_ptr(), 0, m * n);
+        } else {
+            faer::linalg::matmul::matmul(dst, Accum::Replace, faer_ref(a), faer_ref(b), 1.0, par);
+            zero_upper();
+        }
+        c.assume_init()
+    }
+}
+
+/// `c = a b + beta c` with `beta` 0 or 1: faer's GEMM on the current rayon pool for large
+/// products (faster than matrixmultiply on the MLP's shapes, see `benches/gemm.rs`), sequential
+/// below 2^18 multiply-adds.
+pub fn gemm(a: &ArrayView2<f64>, b: &ArrayView2<f64>, beta: f64, c: &mut ArrayViewMut2<f64>) {
+    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
+    assert!(a.ncols() == b.nrows() && c.dim() == (a.nrows(), b.ncols()), "gemm: shape mismatch");
+    let accum = if beta == 0.0 { Accum::Replace } else { Accum::Add };
+    let par = par_for(a.nrows() * a.ncols() * b.ncols());
+    faer::linalg::matmul::matmul(faer_mut(c), accum, faer_ref(a), faer_ref(b), 1.0, par);
+    zero_upper();
+}
 
 /// ndarray -> faer (copy).
 pub fn to_faer(a: ArrayView2<f64>) -> Mat<f64> {

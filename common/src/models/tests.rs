@@ -769,3 +769,33 @@ fn fast_tanh_matches_libm() {
     assert_eq!(fast_tanh(-1e300), -1.0);
     assert!(fast_tanh(f64::NAN).is_nan());
 }
+
+/// Large batches are split into row chunks (a function of `n` only): the result equals the
+/// unsplit pass to rounding and is bitwise identical whatever the thread count.
+#[test]
+fn chunked_passes_match_unchunked_and_ignore_the_thread_count() {
+    let mut rng = Seed(17).rng();
+    let n = 1100; // 4 chunks of 275 rows (the last 275)
+    let m = Mlp::new(&[6, 9, 4], Activation::Tanh, true, Loss::SoftmaxCe);
+    let x = gaussian_mat(&mut rng, n, 6, 1.0);
+    let y = Targets::Classes(classes(&mut rng, n, 4));
+    let w = m.init(&mut rng);
+    let v = unit(&mut rng, m.num_params());
+    let whole = |f: &dyn Fn() -> (f64, Array1<f64>, Array1<f64>, Array1<f64>)| crate::linalg::dense::sequential(f);
+    let run = || {
+        let (l, g) = m.loss_grad(w.view(), x.view(), &y);
+        (l, g, m.hvp(w.view(), x.view(), &y, v.view()), m.gnvp(w.view(), x.view(), &y, v.view()))
+    };
+    let (l0, g0, h0, n0) = whole(&run);
+    let (l1, g1, h1, n1) = run();
+    assert!(scalar_rel(l1, l0) < 1e-14);
+    assert!(rel(&g1, &g0) < 1e-13 && rel(&h1, &h0) < 1e-13 && rel(&n1, &n0) < 1e-13);
+    let (lg, gg, hg) = m.grad_hvp(w.view(), x.view(), &y, v.view());
+    assert!(scalar_rel(lg, l0) < 1e-14 && rel(&gg, &g0) < 1e-13 && rel(&hg, &h0) < 1e-13);
+    let in_pool = |t: usize| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap().install(run);
+    let (a, b) = (in_pool(1), in_pool(3));
+    assert_eq!(a.0.to_bits(), b.0.to_bits());
+    assert_eq!(a.1, b.1);
+    assert_eq!(a.2, b.2);
+    assert_eq!(a.3, b.3);
+}
