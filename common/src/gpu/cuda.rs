@@ -382,6 +382,8 @@ impl Backend for Cuda {
         };
         let (av, bv) = (a.slice(g.aoff..), b.slice(g.boff..));
         let mut cv = c.slice_mut(g.coff..);
+        // cuBLAS runs on the calling thread's current context (rayon workers call this too).
+        self.ctx.bind_to_thread().map_err(drv("bind context"))?;
         let blas = self.blas.lock().unwrap_or_else(|p| p.into_inner());
         T::cublas_gemm(&blas, cfg, &av, &bv, &mut cv).map_err(|e| GpuError::Blas(e.to_string()))
     }
