@@ -129,6 +129,16 @@ __device__ __forceinline__ void stablemax_parts(T x, T* s, T* d1, T* d2, T* logs
     }
 }
 
+// Softmax statistics of one row: max m and z = sum_j exp(f_j - m).
+__device__ __forceinline__ void softmax_stats(const T* fi, size_t k, T* m, T* z) {
+    T mm = fi[0];
+    for (size_t j = 1; j < k; ++j) mm = fi[j] > mm ? fi[j] : mm;
+    T zz = (T)0;
+    for (size_t j = 0; j < k; ++j) zz += rt_exp(fi[j] - mm);
+    *m = mm;
+    *z = zz;
+}
+
 // Per-row loss value rows[i] and output gradient g[i, :] (not divided by n).
 extern "C" __global__ void loss_grad(int loss, const T* f, const T* y, size_t n, size_t k, T* g, T* rows) {
     GRID_STRIDE(i, n) {
@@ -146,10 +156,8 @@ extern "C" __global__ void loss_grad(int loss, const T* f, const T* y, size_t n,
             }
             rows[i] = (T)0.5 * l;
         } else if (loss == 1) {
-            T m = fi[0];
-            for (size_t j = 1; j < k; ++j) m = fi[j] > m ? fi[j] : m;
-            T z = (T)0;
-            for (size_t j = 0; j < k; ++j) z += rt_exp(fi[j] - m);
+            T m, z;
+            softmax_stats(fi, k, &m, &z);
             T lse = m + rt_log(z);
             T yf = (T)0;
             for (size_t j = 0; j < k; ++j) {
@@ -188,10 +196,8 @@ extern "C" __global__ void loss_hvp(int loss, const T* f, const T* y, const T* r
         if (loss == 0) {
             for (size_t j = 0; j < k; ++j) oi[j] = ri[j];
         } else if (loss == 1) {
-            T m = fi[0];
-            for (size_t j = 1; j < k; ++j) m = fi[j] > m ? fi[j] : m;
-            T z = (T)0;
-            for (size_t j = 0; j < k; ++j) z += rt_exp(fi[j] - m);
+            T m, z;
+            softmax_stats(fi, k, &m, &z);
             T pr = (T)0;
             for (size_t j = 0; j < k; ++j) pr += rt_exp(fi[j] - m) / z * ri[j];
             for (size_t j = 0; j < k; ++j) oi[j] = q * (rt_exp(fi[j] - m) / z) * (ri[j] - pr);

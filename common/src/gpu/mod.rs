@@ -389,39 +389,30 @@ macro_rules! test_devices {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            #[test]
-            fn host_f64() {
-                let $be = &$crate::gpu::host::Host;
-                type $t = f64;
-                $body
-            }
-            #[test]
-            fn host_f32() {
-                let $be = &$crate::gpu::host::Host;
-                type $t = f32;
-                $body
-            }
-            #[test]
-            fn cuda_f64() {
-                match $crate::gpu::cuda::Cuda::shared() {
-                    Ok(gpu) => {
-                        let $be = &*gpu;
-                        type $t = f64;
-                        $body
-                    }
-                    Err(why) => eprintln!("cuda part skipped: {why}"),
+            $crate::test_devices!(@host host_f64, f64, $be, $t, $body);
+            $crate::test_devices!(@host host_f32, f32, $be, $t, $body);
+            $crate::test_devices!(@cuda cuda_f64, f64, $be, $t, $body);
+            $crate::test_devices!(@cuda cuda_f32, f32, $be, $t, $body);
+        }
+    };
+    (@host $f:ident, $ty:ty, $be:ident, $t:ident, $body:block) => {
+        #[test]
+        fn $f() {
+            let $be = &$crate::gpu::host::Host;
+            type $t = $ty;
+            $body
+        }
+    };
+    (@cuda $f:ident, $ty:ty, $be:ident, $t:ident, $body:block) => {
+        #[test]
+        fn $f() {
+            match $crate::gpu::cuda::Cuda::shared() {
+                Ok(gpu) => {
+                    let $be = &*gpu;
+                    type $t = $ty;
+                    $body
                 }
-            }
-            #[test]
-            fn cuda_f32() {
-                match $crate::gpu::cuda::Cuda::shared() {
-                    Ok(gpu) => {
-                        let $be = &*gpu;
-                        type $t = f32;
-                        $body
-                    }
-                    Err(why) => eprintln!("cuda part skipped: {why}"),
-                }
+                Err(why) => eprintln!("cuda part skipped: {why}"),
             }
         }
     };

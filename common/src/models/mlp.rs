@@ -537,18 +537,8 @@ impl Mlp {
         v: ArrayView1<f64>,
         exact: bool,
     ) -> Array1<f64> {
-        if exact {
-            let (tape, rt, _, g, rg) = self.r_pass(w, x, y, v);
-            self.r_backward(w, v, x, &tape, &rt, Some(g), rg)
-        } else {
-            let n = x.nrows() as f64;
-            let tape = self.forward_tape(w, x);
-            let f = &tape.z[self.num_layers() - 1];
-            let rt = self.r_forward(w, x, &tape, v);
-            let mut rg = self.loss.hess_vec(f.view(), y, rt.z[self.num_layers() - 1].view());
-            rg /= n;
-            self.r_backward(w, v, x, &tape, &rt, None, rg)
-        }
+        let (tape, rt, _, g, rg) = self.r_pass(w, x, y, v);
+        self.r_backward(w, v, x, &tape, &rt, exact.then_some(g), rg)
     }
 
     /// HVP (`exact`) or Gauss-Newton product, split over row chunks when the batch is large.
