@@ -141,23 +141,56 @@ pub fn ptx_key(src: &str, options: &[String], nvrtc: (i32, i32), cc: (i32, i32))
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// NVRTC's version, e.g. (13, 0). Call only after checking that the library is present.
+fn nvrtc_version() -> Result<(i32, i32), String> {
+    let (mut maj, mut min) = (0i32, 0i32);
+    // SAFETY: plain out-parameter call.
+    let rc = unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut maj, &mut min) };
+    if rc != cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS {
+        return Err(format!("nvrtcVersion failed: {rc:?}"));
+    }
+    Ok((maj, min))
+}
+
+/// Compile the kernels for one precision with NVRTC (no cache).
+fn compile(real: &str, cc: (i32, i32)) -> GpuResult<cudarc::nvrtc::Ptx> {
+    let name = format!("common/kernels/mlp.cu (REAL={real}, compute_{}{})", cc.0, cc.1);
+    let opts = cudarc::nvrtc::CompileOptions {
+        options: nvrtc_options(real, cc),
+        name: Some("mlp.cu".into()),
+        ..Default::default()
+    };
+    cudarc::nvrtc::compile_ptx_with_opts(KERNELS_SRC, opts).map_err(|e| match e {
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => {
+            GpuError::Compile { name, log: log.to_string_lossy().into() }
+        }
+        other => GpuError::Compile { name, log: format!("{other:?}") },
+    })
+}
+
+/// Compile the kernels with NVRTC for `cc` without a GPU or a driver (NVRTC needs neither):
+/// the PTX, or why not. Lets machines with NVRTC but no GPU (CI) check the real compile.
+pub fn compile_kernels_only(real: &str, cc: (i32, i32)) -> Result<(String, (i32, i32)), String> {
+    // SAFETY: dlopen probe only.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err("NVRTC (libnvrtc.so) not found".into());
+    }
+    guarded(|| {
+        let version = nvrtc_version()?;
+        let ptx = compile(real, cc).map_err(|e| e.to_string())?;
+        Ok((ptx.to_src(), version))
+    })
+}
+
 /// Compile (or load from the disk cache) the kernels for one precision.
 fn compile_cached(real: &str, cc: (i32, i32), nvrtc: (i32, i32)) -> GpuResult<cudarc::nvrtc::Ptx> {
-    let options = nvrtc_options(real, cc);
-    let key = ptx_key(KERNELS_SRC, &options, nvrtc, cc);
+    let key = ptx_key(KERNELS_SRC, &nvrtc_options(real, cc), nvrtc, cc);
     let dir = cache_dir().join("ptx");
     let path = dir.join(format!("mlp-{real}-{}.ptx", &key[..16]));
     if let Ok(src) = std::fs::read_to_string(&path) {
         return Ok(cudarc::nvrtc::Ptx::from_src(src));
     }
-    let opts = cudarc::nvrtc::CompileOptions { options, name: Some("mlp.cu".into()), ..Default::default() };
-    let ptx = cudarc::nvrtc::compile_ptx_with_opts(KERNELS_SRC, opts).map_err(|e| match e {
-        cudarc::nvrtc::CompileError::CompileError { log, .. } => GpuError::Compile {
-            name: format!("common/kernels/mlp.cu (REAL={real})"),
-            log: log.to_string_lossy().into(),
-        },
-        other => GpuError::Compile { name: format!("common/kernels/mlp.cu (REAL={real})"), log: format!("{other:?}") },
-    })?;
+    let ptx = compile(real, cc)?;
     // Cache atomically; a failure to cache is not an error.
     if std::fs::create_dir_all(&dir).is_ok() {
         let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), &key[..16]));
@@ -214,12 +247,7 @@ impl Cuda {
             if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
                 return Err("NVRTC (libnvrtc.so) not found: the kernels cannot be compiled".into());
             }
-            let (mut maj, mut min) = (0i32, 0i32);
-            // SAFETY: plain out-parameter call.
-            let rc = unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut maj, &mut min) };
-            if rc != cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS {
-                return Err(format!("nvrtcVersion failed: {rc:?}"));
-            }
+            let (maj, min) = nvrtc_version()?;
             if maj != BINDINGS_CUDA.0 {
                 return Err(format!("NVRTC {maj}.{min} does not match this build's CUDA {} bindings", BINDINGS_CUDA.0));
             }

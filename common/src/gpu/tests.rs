@@ -414,3 +414,34 @@ fn curvature_op_on_each_device_matches_the_cpu_hessian() {
         }
     }
 }
+
+/// The real NVRTC compile of `kernels/mlp.cu` for sm_90 (H100/H200) in both precisions, where
+/// libnvrtc is installed (it needs no GPU: CI fetches it, see `scripts/fetch-nvrtc.sh`); every
+/// kernel must come out as a PTX entry.
+#[test]
+fn nvrtc_compiles_the_kernels_for_sm90() {
+    for real in ["double", "float"] {
+        match cuda::compile_kernels_only(real, (9, 0)) {
+            Err(why) if why.contains("not found") => {
+                eprintln!("skipped: {why}");
+                return;
+            }
+            Err(why) => panic!("{why}"),
+            Ok((ptx, version)) => {
+                eprintln!("NVRTC {}.{} compiled mlp.cu ({real}): {} bytes of PTX", version.0, version.1, ptx.len());
+                assert!(ptx.contains(".target sm_90"), "PTX target");
+                for name in KERNEL_NAMES {
+                    assert!(ptx.contains(&format!(".entry {name}(")), "{real}: no PTX entry for {name}");
+                }
+                // No accidental double arithmetic in the float kernels (slow on GPUs), and the
+                // double kernels really are double.
+                let f64_ops = ptx.lines().filter(|l| l.contains(".f64") && !l.trim_start().starts_with("//")).count();
+                if real == "float" {
+                    assert_eq!(f64_ops, 0, "float kernels contain {f64_ops} f64 instructions");
+                } else {
+                    assert!(f64_ops > 100, "double kernels: only {f64_ops} f64 instructions");
+                }
+            }
+        }
+    }
+}

@@ -225,36 +225,35 @@ impl Mlp {
         }
     }
 
-    /// `z = input W^T + b` into a fresh buffer.
-    fn affine(
-        &self,
-        input: &ArrayView2<f64>,
-        wm: &ArrayView2<f64>,
-        b: Option<ArrayView1<f64>>,
-        n: usize,
-    ) -> Array2<f64> {
-        match b {
-            Some(b) => {
-                let mut z = b.broadcast((n, wm.nrows())).expect("bias broadcast").to_owned();
-                gemm(input, &wm.t(), 1.0, &mut z.view_mut());
-                z
+    /// `z += 1 b^T` and, for a hidden layer, `σ(z)` in the same pass (the bias is added after
+    /// the GEMM, so that the GEMM's output need not be pre-filled).
+    fn bias_act(&self, z: &mut Array2<f64>, b: Option<ArrayView1<f64>>, hidden: bool) -> Option<Array2<f64>> {
+        let act = self.act;
+        let len = z.len();
+        match (b, hidden && act != Activation::Linear) {
+            (Some(b), true) => Some(zip_map!(Zip::from(z).and_broadcast(&b), len, |z: &mut f64, &b: &f64| {
+                *z += b;
+                act.apply(*z)
+            })),
+            (None, true) => Some(zip_map!(Zip::from(&*z), len, |&z| act.apply(z))),
+            (Some(b), false) => {
+                *z += &b;
+                None
             }
-            None => gemm_new(input, &wm.t()),
+            (None, false) => None,
         }
     }
 
     fn forward_tape(&self, w: ArrayView1<f64>, x: ArrayView2<f64>) -> Tape {
         self.check_x(&x);
         assert_eq!(w.len(), self.num_params(), "Mlp: parameter vector has the wrong length");
-        let n = x.nrows();
         let big_l = self.num_layers();
         let mut tape = Tape { z: Vec::with_capacity(big_l), a: Vec::with_capacity(big_l) };
         for l in 0..big_l {
             let (wm, b) = self.layer(w, l);
-            let z = self.affine(&self.input(&tape, x, l), &wm, b, n);
-            if l + 1 < big_l && self.act != Activation::Linear {
-                let act = self.act;
-                tape.a.push(zip_map!(Zip::from(&z), z.len(), |&z| act.apply(z)));
+            let mut z = gemm_new(&self.input(&tape, x, l), &wm.t());
+            if let Some(a) = self.bias_act(&mut z, b, l + 1 < big_l) {
+                tape.a.push(a);
             }
             tape.z.push(z);
         }
@@ -311,20 +310,34 @@ impl Mlp {
     /// `Linear`, where it equals `R Z_l`), given the tape and direction `v`.
     fn r_forward(&self, w: ArrayView1<f64>, x: ArrayView2<f64>, tape: &Tape, v: ArrayView1<f64>) -> Tape {
         assert_eq!(v.len(), self.num_params(), "Mlp: direction has the wrong length");
-        let n = x.nrows();
         let big_l = self.num_layers();
         let mut rt = Tape { z: Vec::with_capacity(big_l), a: Vec::with_capacity(big_l) };
+        let act = self.act;
         for l in 0..big_l {
             let (wm, _) = self.layer(w, l);
             let (vm, vb) = self.layer(v, l);
-            let mut r = self.affine(&self.input(tape, x, l), &vm, vb, n);
+            let mut r = gemm_new(&self.input(tape, x, l), &vm.t());
             if l > 0 {
                 gemm(&self.input(&rt, x, l), &wm.t(), 1.0, &mut r.view_mut());
             }
-            if l + 1 < big_l && self.act != Activation::Linear {
-                let act = self.act;
+            if l + 1 < big_l && act != Activation::Linear {
+                // R σ(z) = (R z) σ'(z), with the bias direction added in the same pass.
                 let (z, a) = (&tape.z[l], &tape.a[l]);
-                rt.a.push(zip_map!(Zip::from(&r).and(z).and(a), z.len(), |&r, &z, &a| r * act.d1(z, a)));
+                let len = z.len();
+                let ra = match vb {
+                    Some(vb) => zip_map!(
+                        Zip::from(&mut r).and_broadcast(&vb).and(z).and(a),
+                        len,
+                        |r: &mut f64, &vb: &f64, &z: &f64, &a: &f64| {
+                            *r += vb;
+                            *r * act.d1(z, a)
+                        }
+                    ),
+                    None => zip_map!(Zip::from(&r).and(z).and(a), len, |&r, &z, &a| r * act.d1(z, a)),
+                };
+                rt.a.push(ra);
+            } else if let Some(vb) = vb {
+                r += &vb;
             }
             rt.z.push(r);
         }
