@@ -69,6 +69,11 @@ pub trait Study: Send + Sync + 'static {
     fn validate(&self, _cfg: &Self::Config) -> Result<()> {
         Ok(())
     }
+    /// Whether `run` puts work on `ctx.device` (a GPU path under `--device cuda`). A study
+    /// without one runs on the CPU and its manifest says so, whatever the probe found.
+    fn gpu_path(&self) -> bool {
+        false
+    }
     /// Run the experiment and return tables, figures and claims.
     fn run(&self, cfg: &Self::Config, ctx: &Ctx) -> Result<Outcome>;
 }
@@ -77,6 +82,8 @@ pub trait Study: Send + Sync + 'static {
 pub trait DynStudy: Send + Sync {
     fn slug(&self) -> &'static str;
     fn paper(&self) -> Paper;
+    /// See [`Study::gpu_path`].
+    fn gpu_path(&self) -> bool;
     fn config_json(&self, profile: Profile) -> serde_json::Value;
     /// Check that a (possibly overridden) config deserializes into the typed `Config`.
     fn check_config(&self, cfg: &serde_json::Value) -> Result<(), crate::BadInput>;
@@ -89,6 +96,9 @@ impl<S: Study> DynStudy for S {
     }
     fn paper(&self) -> Paper {
         Study::paper(self)
+    }
+    fn gpu_path(&self) -> bool {
+        Study::gpu_path(self)
     }
     fn config_json(&self, profile: Profile) -> serde_json::Value {
         serde_json::to_value(self.config(profile)).expect("configs serialize to JSON")

@@ -148,15 +148,26 @@ fn crate_versions() -> serde_json::Value {
 /// index. Bad input fails before anything runs; a failing claim still writes the report.
 pub fn run_study(study: &dyn DynStudy, opts: &RunOpts, probed: &Probed) -> Result<RunSummary> {
     let cfg = resolve_config(study, opts.profile, &opts.sets)?;
+    // A study without a GPU path runs on the CPU even when a GPU was probed (and says so).
+    let probed = &if probed.device == crate::device::Device::Cuda && !study.gpu_path() {
+        Probed {
+            device: crate::device::Device::Cpu,
+            note: format!("{}; this study has no GPU path, so it ran on the CPU", probed.note),
+        }
+    } else {
+        probed.clone()
+    };
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (commit, dirty) = git_state();
+    // The device is part of the key: a GPU result is not reused by a CPU run (or vice versa).
     let cache_prefix = format!(
-        "{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{:?}",
         study.slug(),
         opts.profile.as_str(),
         serde_json::to_string(&cfg)?,
         opts.seed,
-        code_version().unwrap_or_default()
+        code_version().unwrap_or_default(),
+        probed.device
     );
     let cache_dir = opts.cache_dir.clone().filter(|_| code_version().is_some()).map(|d| d.join(study.slug()));
     let ctx = Ctx {
@@ -232,6 +243,48 @@ pub fn default_cache_dir(out: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
+
+    /// A study that records the device it was given.
+    struct Echo(bool);
+    impl crate::Study for Echo {
+        type Config = u32;
+        fn slug(&self) -> &'static str {
+            "echo"
+        }
+        fn paper(&self) -> crate::Paper {
+            crate::Paper { title: "t", authors: "a", arxiv: "0", official_code: None }
+        }
+        fn config(&self, _: Profile) -> u32 {
+            1
+        }
+        fn gpu_path(&self) -> bool {
+            self.0
+        }
+        fn run(&self, _: &u32, ctx: &crate::Ctx) -> Result<crate::Outcome> {
+            let mut o = crate::Outcome::default();
+            o.notes.push(format!("device {:?}", ctx.device));
+            Ok(o)
+        }
+    }
+
+    /// With a GPU probed, a study without a GPU path runs on (and reports) the CPU.
+    #[test]
+    fn a_study_without_a_gpu_path_runs_on_the_cpu() {
+        let dir = tempfile::tempdir().unwrap();
+        let probed = Probed { device: Device::Cuda, note: "cuda: test GPU".into() };
+        for (gpu, want) in [(false, "cpu"), (true, "cuda")] {
+            let opts = RunOpts { out: dir.path().join(format!("r{gpu}")), ..RunOpts::default() };
+            let sum = run_study(&Echo(gpu), &opts, &probed).unwrap();
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(sum.dir.join("manifest.json")).unwrap()).unwrap();
+            assert_eq!(m["device_used"], want);
+            assert_eq!(m["device_note"].as_str().unwrap().contains("no GPU path"), !gpu);
+            let readme = std::fs::read_to_string(sum.dir.join("README.md")).unwrap();
+            assert!(readme.contains(if gpu { "device Cuda" } else { "device Cpu" }), "{readme}");
+        }
+    }
+
     #[test]
     fn utc_known_values() {
         assert_eq!(utc_string(0), "1970-01-01T00:00:00Z");

@@ -378,6 +378,10 @@ impl Study for BatchHessianRmt {
         }
     }
 
+    /// The MLP curvature products (Lanczos, SLQ) run on the GPU under `--device cuda`.
+    fn gpu_path(&self) -> bool {
+        true
+    }
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         ensure!(cfg.logistic.batches >= 2 && cfg.mlp.batches >= 2, "need at least two batches per B");
         ensure!(cfg.lr.batch_sizes.contains(&1), "E2 needs B = 1 (claim R4b)");

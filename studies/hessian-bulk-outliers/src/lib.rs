@@ -339,6 +339,10 @@ impl Study for HessianBulkOutliers {
             Profile::Full => Config::full(),
         }
     }
+    /// The MLP curvature products (Lanczos, SLQ) run on the GPU under `--device cuda`.
+    fn gpu_path(&self) -> bool {
+        true
+    }
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         ensure!(cfg.widths.len() >= 2 && cfg.widths.windows(2).all(|w| w[0] < w[1]), "widths must increase");
         ensure!(cfg.ks.iter().all(|&k| k >= 2) && cfg.width_k >= 2, "at least two classes");
