@@ -171,4 +171,32 @@ mod tests {
         abs.sort_by(|x, y| y.partial_cmp(x).unwrap());
         assert!(s.iter().zip(&abs).all(|(x, y)| (x - y).abs() < 1e-10));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// `gemm` / `gemm_new` on any shapes, transposed (strided) operands, beta 0 or 1, with
+        /// parallel or sequential kernels, equal ndarray's product; the AVX state is cleared.
+        #[test]
+        fn gemm_matches_ndarray(
+            m in 0usize..40, k in 0usize..40, n in 0usize..40,
+            ta: bool, tb: bool, add: bool, seq: bool, seed in 0u64..1000,
+        ) {
+            let mut rng = crate::rng::Seed(seed).rng();
+            let a = crate::rng::gaussian_mat(&mut rng, if ta { k } else { m }, if ta { m } else { k }, 1.0);
+            let b = crate::rng::gaussian_mat(&mut rng, if tb { n } else { k }, if tb { k } else { n }, 1.0);
+            let c0 = crate::rng::gaussian_mat(&mut rng, m, n, 1.0);
+            let (av, bv) = (if ta { a.t() } else { a.view() }, if tb { b.t() } else { b.view() });
+            let want = av.dot(&bv) + if add { c0.clone() } else { Array2::zeros((m, n)) };
+            let run = || {
+                let mut c = c0.clone();
+                gemm(&av, &bv, if add { 1.0 } else { 0.0 }, &mut c.view_mut());
+                (c, gemm_new(&av, &bv))
+            };
+            let (c, fresh) = if seq { sequential(run) } else { run() };
+            let err = |x: &Array2<f64>, y: &Array2<f64>| (x - y).iter().fold(0.0f64, |e, v| e.max(v.abs()));
+            proptest::prop_assert!(err(&c, &want) < 1e-12 * (k as f64 + 1.0));
+            proptest::prop_assert!(err(&fresh, &av.dot(&bv)) < 1e-12 * (k as f64 + 1.0));
+            proptest::prop_assert!(!is_sequential());
+        }
+    }
 }

@@ -11,7 +11,8 @@
 //! (parallel for large arrays). Large batches are split into row chunks evaluated in parallel with
 //! sequential kernels and combined in a fixed order (`Mlp::chunked`: faster on few cores, and the
 //! numbers do not depend on the thread count). The HVP is forward-over-reverse: one forward
-//! pass, the R-forward pass (`R Z_{l+1} = R A_l W_l^T + A_l V_l^T + v_b`), the backward pass and the R-backward pass
+//! pass, the R-forward pass (`R Z_{l+1} = R A_l W_l^T + A_l V_l^T + v_b`), the backward pass and
+//! the R-backward pass
 //! (`R gW_l = R G_{l+1}^T A_l + G_{l+1}^T R A_l`,
 //! `R G_l = (R G_{l+1} W_l + G_{l+1} V_l) ⊙ σ'(Z_l) + (G_{l+1} W_l) ⊙ σ''(Z_l) ⊙ R Z_l`),
 //! about 2.5x the GEMM work of a gradient for a deep net (it skips the gradient's own `gW` products).
