@@ -79,3 +79,25 @@ impl LinOp for CurvatureOp<'_> {
         }
     }
 }
+
+/// Per-sample gradients of `mlp` on `(x, y)` at `w` (`n x p`, row `i` = gradient of sample `i`'s
+/// loss), on `device`: the CPU path, or the f64 device pass downloaded once. Counts one gradient
+/// evaluation, like [`Problem::per_sample_grads`].
+pub fn mlp_per_sample_grads(
+    device: Device,
+    mlp: &Mlp,
+    x: ArrayView2<f64>,
+    y: &Targets,
+    w: ArrayView1<f64>,
+) -> anyhow::Result<ndarray::Array2<f64>> {
+    match device {
+        Device::Cpu => Ok(Problem::new(mlp, x, y).per_sample_grads(w)),
+        Device::Cuda => {
+            crate::counters::add_grads(1);
+            let gpu = Cuda::global().map_err(|why| anyhow::anyhow!("no usable GPU: {why}"))?;
+            let dev = DevMlp::<_, f64>::new(gpu, mlp, x, y)?;
+            let g = dev.per_sample_grads(&dev.upload_params(w)?)?;
+            Ok(ndarray::Array2::from_shape_vec((x.nrows(), dev.num_params()), dev.download(&g)?)?)
+        }
+    }
+}

@@ -20,7 +20,7 @@ mod ops;
 #[cfg(test)]
 mod tests;
 
-pub use curvature::{Curvature, CurvatureOp, mlp_curvature};
+pub use curvature::{Curvature, CurvatureOp, mlp_curvature, mlp_per_sample_grads};
 pub use ops::{DevHessian, DevLinOp, DevMlp, hutchinson, lanczos};
 
 use crate::models::{Activation, Loss};

@@ -403,6 +403,13 @@ fn curvature_op_on_each_device_matches_the_cpu_hessian() {
     let cpu_g = mlp_curvature(crate::device::Device::Cpu, &c.mlp, c.x.view(), &c.y, c.w.view(), Curvature::GaussNewton)
         .unwrap();
     assert_eq!(cpu_g.apply(c.v.view()), want_g);
+    let ps = c.mlp.per_sample_grads(c.w.view(), c.x.view(), &c.y);
+    let ps_cpu = mlp_per_sample_grads(crate::device::Device::Cpu, &c.mlp, c.x.view(), &c.y, c.w.view()).unwrap();
+    assert_eq!(ps_cpu, ps);
+    match mlp_per_sample_grads(crate::device::Device::Cuda, &c.mlp, c.x.view(), &c.y, c.w.view()) {
+        Ok(g) => assert!(rel(g.as_slice().unwrap(), ps.as_slice().unwrap()) < 1e-10),
+        Err(e) => assert!(e.to_string().contains("no usable GPU"), "{e}"),
+    }
     match mlp_curvature(crate::device::Device::Cuda, &c.mlp, c.x.view(), &c.y, c.w.view(), Curvature::Hessian) {
         Ok(op) => {
             let got = op.apply(c.v.view());

@@ -233,6 +233,11 @@ impl Study for Mfac {
             Profile::Full => Config::full(),
         }
     }
+    /// The pruning experiment's per-sample gradients (the empirical Fisher) run on the GPU under
+    /// `--device cuda`.
+    fn gpu_path(&self) -> bool {
+        true
+    }
     fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
         anyhow::ensure!(cfg.seeds >= 1, "seeds must be >= 1");
         anyhow::ensure!(cfg.sparsities.windows(2).all(|w| w[0] < w[1]), "sparsities must increase");
@@ -672,7 +677,12 @@ fn run_timing(cfg: &Config, ctx: &Ctx, out: &mut Outcome) -> Result<()> {
 // M5
 
 fn run_pruning(cfg: &Config, ctx: &Ctx, out: &mut Outcome) -> Result<()> {
-    let settings = PruneSettings { m: cfg.prune_m, damp_rel: cfg.prune_damp_rel, blocksize: cfg.prune_blocksize };
+    let settings = PruneSettings {
+        m: cfg.prune_m,
+        damp_rel: cfg.prune_damp_rel,
+        blocksize: cfg.prune_blocksize,
+        device: ctx.device,
+    };
     let seeds: Vec<usize> = (0..cfg.seeds).collect();
     let res: Vec<PruneSeed> = ctx.grid("prune", &seeds, |&k, _| {
         let s = ctx.seed.child("task").child_idx("seed", k as u64);

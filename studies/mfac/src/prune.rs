@@ -10,7 +10,8 @@
 use crate::static_inv::{BlockStatic, DEFAULT_PAGE};
 use crate::task::Task;
 use common::Seed;
-use common::models::Problem;
+use common::device::Device;
+use common::gpu::mlp_per_sample_grads;
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,13 @@ pub struct PruneSettings {
     pub damp_rel: f64,
     /// Block size of the static algorithm (0: one block, all weights).
     pub blocksize: usize,
+    /// Where the per-sample gradients are computed (the run's device; not part of the config).
+    #[serde(skip, default = "cpu")]
+    pub device: Device,
+}
+
+fn cpu() -> Device {
+    Device::Cpu
 }
 
 /// The OBS check at the first pruning step (claim F4), for the weight at one quantile of the
@@ -67,13 +75,15 @@ pub struct ObsCheck {
 pub const OBS_QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
 
 /// Per-sample gradients of `m` training samples (a seeded subset), restricted to `cols`.
-fn fisher_grads(task: &Task, w: &Array1<f64>, cols: &[usize], m: usize, seed: Seed) -> Array2<f64> {
+/// On the GPU under `--device cuda`; a GPU failure mid-run aborts the study with the reason.
+fn fisher_grads(task: &Task, w: &Array1<f64>, cols: &[usize], m: usize, device: Device, seed: Seed) -> Array2<f64> {
     let (split, n) = (&task.split, task.n_train());
     let perm = common::rng::permutation(&mut seed.rng(), n);
     let idx = &perm[..m.min(n)];
     let xs = split.x_train.select(Axis(0), idx);
     let ys = split.y_train.select(idx);
-    let g = Problem::new(&task.model, xs.view(), &ys).per_sample_grads(w.view());
+    let g = mlp_per_sample_grads(device, &task.model, xs.view(), &ys, w.view())
+        .unwrap_or_else(|e| panic!("per-sample gradients failed: {e:#}"));
     g.select(Axis(1), cols)
 }
 
@@ -93,7 +103,7 @@ fn obs_step(
     seed: Seed,
     check: bool,
 ) -> (Vec<usize>, Vec<ObsCheck>) {
-    let g = fisher_grads(task, w, act, s.m, seed);
+    let g = fisher_grads(task, w, act, s.m, s.device, seed);
     let damp = relative_damp(&g, s.damp_rel);
     let hinv = BlockStatic::new(g.view(), damp, s.blocksize, DEFAULT_PAGE);
     let diag = hinv.diag();

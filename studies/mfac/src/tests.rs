@@ -174,7 +174,7 @@ fn pruning_paths_run_and_the_obs_bookkeeping_holds() {
     let w = task::train_dense(&t, 3, 32, 1e-2, s.child("dense"));
     let widx = task::weight_indices(&t.model);
     assert_eq!(widx.len(), 64 * 8 + 8 * 10);
-    let set = prune::PruneSettings { m: 64, damp_rel: 1e-4, blocksize: 0 };
+    let set = prune::PruneSettings { m: 64, damp_rel: 1e-4, blocksize: 0, device: common::device::Device::Cpu };
     for meth in [prune::Method::Magnitude, prune::Method::Mfac, prune::Method::MfacOneStep] {
         let (path, chk) = prune::prune_path(&t, &w, &widx, &[0.25, 0.5], meth, &set, s.child("p"));
         assert_eq!(path.len(), 2);
