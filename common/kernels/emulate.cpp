@@ -19,10 +19,8 @@ static void out(const char* name, const std::vector<T>& v) {
 int main() {
     const size_t n = 3, h = 4, len = 12;
     std::vector<T> z = inp(len, 0.0), a(len), b = inp(h, 0.5);
-    fill_bias(z.data(), b.data(), 1, n, h);
-    out("fill_bias1", z);
-    fill_bias(z.data(), b.data(), 0, n, h);
-    out("fill_bias0", z);
+    fill_bias(z.data(), b.data(), n, h);
+    out("fill_bias", z);
     for (int act = 0; act < 4; ++act) {
         char name[64];
         std::vector<T> zz = inp(len, 0.1 * act), aa(len), d = inp(len, 1.0), r = inp(len, 2.0);

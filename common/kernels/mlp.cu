@@ -67,9 +67,9 @@ __device__ __forceinline__ void act_d12(int act, T z, T a, T* d1, T* d2) {
     }
 }
 
-// z[i, j] = b[j] (has_b) or 0: the bias term of an affine layer, before the GEMM adds x W^T.
-extern "C" __global__ void fill_bias(T* z, const T* b, int has_b, size_t n, size_t h) {
-    GRID_STRIDE(i, n * h) { z[i] = has_b ? b[i % h] : (T)0; }
+// z[i, j] = b[j]: the bias term of an affine layer, before the GEMM adds x W^T.
+extern "C" __global__ void fill_bias(T* z, const T* b, size_t n, size_t h) {
+    GRID_STRIDE(i, n * h) { z[i] = b[i % h]; }
 }
 
 // a = sigma(z)

@@ -206,12 +206,16 @@ static SHARED: OnceLock<Result<Arc<Cuda>, String>> = OnceLock::new();
 impl Cuda {
     /// The process-wide GPU, probed on first use; `Err` says why none can be used.
     pub fn shared() -> Result<Arc<Cuda>, String> {
-        SHARED.get_or_init(|| Cuda::open().map(Arc::new)).clone()
+        Self::probed().clone()
     }
 
     /// [`Cuda::shared`] as a `'static` borrow (the GPU lives for the whole process).
     pub fn global() -> Result<&'static Cuda, String> {
-        SHARED.get_or_init(|| Cuda::open().map(Arc::new)).as_ref().map(|g| &**g).map_err(Clone::clone)
+        Self::probed().as_ref().map(|g| &**g).map_err(Clone::clone)
+    }
+
+    fn probed() -> &'static Result<Arc<Cuda>, String> {
+        SHARED.get_or_init(|| Cuda::open().map(Arc::new))
     }
 
     fn open() -> Result<Cuda, String> {
@@ -419,24 +423,15 @@ impl Backend for Cuda {
     fn fill_bias<T: Real>(
         &self,
         z: &mut CudaSlice<T>,
-        b: Option<(&CudaSlice<T>, usize)>,
+        b: &CudaSlice<T>,
+        boff: usize,
         n: usize,
         h: usize,
     ) -> GpuResult<()> {
         assert!(z.len() >= n * h, "fill_bias: output too short");
-        let has_b = i32::from(b.is_some());
-        match b {
-            Some((bb, off)) => {
-                assert!(off + h <= bb.len(), "fill_bias: bias out of bounds");
-                let bv = bb.slice(off..);
-                launch!(self, T, "fill_bias", cfg(n * h), z, &bv, &has_b, &n, &h)
-            }
-            None => {
-                // The kernel never reads b without a bias; any valid pointer will do.
-                let dummy = self.zeros::<T>(1)?;
-                launch!(self, T, "fill_bias", cfg(n * h), z, &dummy, &has_b, &n, &h)
-            }
-        }
+        assert!(boff + h <= b.len(), "fill_bias: bias out of bounds");
+        let bv = b.slice(boff..);
+        launch!(self, T, "fill_bias", cfg(n * h), z, &bv, &n, &h)
     }
     fn act_fwd<T: Real>(&self, act: Activation, z: &CudaSlice<T>, a: &mut CudaSlice<T>) -> GpuResult<()> {
         let (code, len) = (act_code(act), a.len());

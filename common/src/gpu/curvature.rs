@@ -10,6 +10,11 @@ use crate::models::{GgnOp, HessianOp, Mlp, Problem, Targets};
 use cudarc::driver::CudaSlice;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
+/// The process's GPU, or why there is none.
+fn gpu() -> anyhow::Result<&'static Cuda> {
+    Cuda::global().map_err(|why| anyhow::anyhow!("no usable GPU: {why}"))
+}
+
 /// Which curvature matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Curvature {
@@ -42,8 +47,7 @@ pub fn mlp_curvature<'a>(
             }
         }
         Device::Cuda => {
-            let gpu = Cuda::global().map_err(|why| anyhow::anyhow!("no usable GPU: {why}"))?;
-            let dev = Box::new(DevMlp::new(gpu, mlp, x, y)?);
+            let dev = Box::new(DevMlp::new(gpu()?, mlp, x, y)?);
             let w = dev.upload_params(w)?;
             CurvatureOp::Cuda { dev, w, kind }
         }
@@ -94,8 +98,7 @@ pub fn mlp_per_sample_grads(
         Device::Cpu => Ok(Problem::new(mlp, x, y).per_sample_grads(w)),
         Device::Cuda => {
             crate::counters::add_grads(1);
-            let gpu = Cuda::global().map_err(|why| anyhow::anyhow!("no usable GPU: {why}"))?;
-            let dev = DevMlp::<_, f64>::new(gpu, mlp, x, y)?;
+            let dev = DevMlp::<_, f64>::new(gpu()?, mlp, x, y)?;
             let g = dev.per_sample_grads(&dev.upload_params(w)?)?;
             Ok(ndarray::Array2::from_shape_vec((x.nrows(), dev.num_params()), dev.download(&g)?)?)
         }

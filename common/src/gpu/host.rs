@@ -107,13 +107,10 @@ impl Backend for Host {
         Ok(())
     }
 
-    fn fill_bias<T: Real>(&self, z: &mut Vec<T>, b: Option<(&Vec<T>, usize)>, n: usize, h: usize) -> GpuResult<()> {
+    fn fill_bias<T: Real>(&self, z: &mut Vec<T>, b: &Vec<T>, boff: usize, n: usize, h: usize) -> GpuResult<()> {
         assert_eq!(z.len(), n * h, "fill_bias: shape");
         for (i, zi) in z.iter_mut().enumerate() {
-            *zi = match b {
-                Some((b, off)) => b[off + i % h],
-                None => T::default(),
-            };
+            *zi = b[boff + i % h];
         }
         Ok(())
     }

@@ -200,11 +200,12 @@ pub trait Backend: Sync {
 
     fn gemm<T: Real>(&self, g: &GemmArgs<T>, a: &Self::Buf<T>, b: &Self::Buf<T>, c: &mut Self::Buf<T>)
     -> GpuResult<()>;
-    /// `z[i, j] = b[boff + j]`, or 0 without a bias.
+    /// `z[i, j] = b[boff + j]` (a layer without a bias starts from a fresh, zeroed buffer).
     fn fill_bias<T: Real>(
         &self,
         z: &mut Self::Buf<T>,
-        b: Option<(&Self::Buf<T>, usize)>,
+        b: &Self::Buf<T>,
+        boff: usize,
         n: usize,
         h: usize,
     ) -> GpuResult<()>;

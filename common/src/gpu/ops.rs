@@ -170,7 +170,9 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
         for l in 0..big_l {
             let (off, inn, out, boff) = self.dims(l);
             let mut z = be.zeros::<T>(self.n * out)?;
-            be.fill_bias(&mut z, boff.map(|o| (w, o)), self.n, out)?;
+            if let Some(o) = boff {
+                be.fill_bias(&mut z, w, o, self.n, out)?;
+            }
             mm(be, &mut z, 0, (self.n, out), self.input(&tape, l), false, rm::<B, T>(w, off, out, inn), true, 1.0)?;
             if l + 1 < big_l && self.hidden_act() {
                 let mut a = be.zeros::<T>(self.n * out)?;
@@ -261,7 +263,9 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
         for l in 0..big_l {
             let (off, inn, out, boff) = self.dims(l);
             let mut rz = be.zeros::<T>(self.n * out)?;
-            be.fill_bias(&mut rz, boff.map(|o| (v, o)), self.n, out)?;
+            if let Some(o) = boff {
+                be.fill_bias(&mut rz, v, o, self.n, out)?;
+            }
             mm(be, &mut rz, 0, (self.n, out), self.input(tape, l), false, rm::<B, T>(v, off, out, inn), true, 1.0)?;
             if l > 0 {
                 mm(

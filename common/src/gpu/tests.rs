@@ -268,10 +268,8 @@ fn twin_results<R: Real>() -> Vec<(String, Vec<f64>)> {
     let (n, h, len) = (3usize, 4usize, 12usize);
     let mut z = inp::<R>(len, 0.0);
     let b = inp::<R>(h, 0.5);
-    be.fill_bias(&mut z, Some((&b, 0)), n, h).unwrap();
-    out("fill_bias1".into(), &z);
-    be.fill_bias(&mut z, None, n, h).unwrap();
-    out("fill_bias0".into(), &z);
+    be.fill_bias(&mut z, &b, 0, n, h).unwrap();
+    out("fill_bias".into(), &z);
     for (code, act) in ACTS.iter().map(|&a| (act_code(a), a)) {
         let zz = inp::<R>(len, 0.1 * code as f64);
         let (d, r) = (inp::<R>(len, 1.0), inp::<R>(len, 2.0));
