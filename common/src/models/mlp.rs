@@ -383,26 +383,24 @@ impl Mlp {
                 break;
             }
             let mut rda = gemm_new(&rg.view(), &wm);
-            match g.take() {
-                Some(gc) => {
-                    gemm(&gc.view(), &vm, 1.0, &mut rda.view_mut());
-                    let mut da = gemm_new(&gc.view(), &wm);
-                    if act == Activation::Linear {
-                        // σ' = 1, σ'' = 0
-                    } else if act.piecewise_linear() {
-                        let z = &tape.z[l - 1];
-                        let a = &tape.a[l - 1];
-                        zip_for_each!(Zip::from(&mut rda).and(&mut da).and(z).and(a), z.len(), |r, d, &z, &a| {
-                            let d1 = act.d1(z, a);
-                            *r *= d1;
-                            *d *= d1;
-                        });
-                    } else {
-                        let z = &tape.z[l - 1];
-                        let a = &tape.a[l - 1];
+            let mut da = None;
+            if let Some(gc) = g.take() {
+                gemm(&gc.view(), &vm, 1.0, &mut rda.view_mut());
+                // `G_{l-1}` (the gradient's own backward step) feeds layer `l-1`'s `G^T R A` term
+                // (none at the input layer) and its `σ''` term (none for piecewise-linear
+                // activations): for a one-hidden-layer-deep ReLU tail, the GEMM is skipped.
+                if l > 1 || !act.piecewise_linear() {
+                    da = Some(gemm_new(&gc.view(), &wm));
+                }
+            }
+            if act != Activation::Linear {
+                let z = &tape.z[l - 1];
+                let a = &tape.a[l - 1];
+                match da.as_mut() {
+                    Some(da) if !act.piecewise_linear() => {
                         let rzl = &rt.z[l - 1];
                         zip_for_each!(
-                            Zip::from(&mut rda).and(&mut da).and(z).and(a).and(rzl),
+                            Zip::from(&mut rda).and(da).and(z).and(a).and(rzl),
                             z.len(),
                             |r, d, &z, &a, &rzv| {
                                 let (d1, d2) = act.d12(z, a);
@@ -411,16 +409,19 @@ impl Mlp {
                             }
                         );
                     }
-                    g = Some(da);
-                }
-                None => {
-                    if act != Activation::Linear {
-                        let z = &tape.z[l - 1];
-                        let a = &tape.a[l - 1];
+                    Some(da) => {
+                        zip_for_each!(Zip::from(&mut rda).and(da).and(z).and(a), z.len(), |r, d, &z, &a| {
+                            let d1 = act.d1(z, a);
+                            *r *= d1;
+                            *d *= d1;
+                        });
+                    }
+                    None => {
                         zip_for_each!(Zip::from(&mut rda).and(z).and(a), z.len(), |r, &z, &a| *r *= act.d1(z, a));
                     }
                 }
             }
+            g = da;
             rg = rda;
         }
         out
