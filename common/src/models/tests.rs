@@ -775,7 +775,7 @@ fn fast_tanh_matches_libm() {
 #[test]
 fn chunked_passes_match_unchunked_and_ignore_the_thread_count() {
     let mut rng = Seed(17).rng();
-    let n = 1100; // 4 chunks of 275 rows (the last 275)
+    let n = 2100; // 4 chunks of 525 rows (width 9: at most 1024 rows per chunk)
     let m = Mlp::new(&[6, 9, 4], Activation::Tanh, true, Loss::SoftmaxCe);
     let x = gaussian_mat(&mut rng, n, 6, 1.0);
     let y = Targets::Classes(classes(&mut rng, n, 4));
