@@ -20,6 +20,10 @@ check *args:
 bench:
     cargo bench -p common
 
+# The digits HVP in Rust and in JAX (CPU) side by side, alternated; prints the ratio.
+compare-jax rounds="3":
+    common/benches/compare/run.sh {{rounds}}
+
 # Rewrite reports/README.md from the study folders.
 report:
     cargo run --release -q -p repro -- index

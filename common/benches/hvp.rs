@@ -1,6 +1,7 @@
 //! One full-batch gradient vs one exact Hessian-vector product (R-operator) on an MLP
 //! 64-256-256-10 with softmax cross-entropy on the 1797 shipped digits (standardised), in f64.
-//! Target: HVP <= 3x gradient. `benches/compare/run.sh` times the same HVP in JAX (CPU, jit).
+//! Target: HVP <= 3x gradient. `benches/compare/run.sh` times this and the same HVP in JAX (CPU,
+//! jit) side by side and prints the ratio.
 //!
 //! Before criterion's own runs, a summary line per activation prints the median ms per gradient
 //! and per HVP, their ratio, and check values (loss, |grad|, v.Hv) at a deterministic point that
@@ -119,9 +120,13 @@ criterion_group! {
 
 fn main() {
     // `cargo test --benches` runs benches in test mode: skip the timing summary there.
+    // `--summary`: the summary lines only (what `compare/run.sh` reads).
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--test" || a == "--list") {
         summary();
+    }
+    if args.iter().any(|a| a == "--summary") {
+        return;
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
