@@ -139,7 +139,6 @@ macro_rules! zip_for_each {
 
 use crate::linalg::dense::{gemm, gemm_new, is_sequential, sequential};
 
-/// Rows per chunk below which a full-batch pass is not split (see [`Mlp::chunked`]).
 /// Elements of the widest layer's activations that one row chunk should hold (about 512 KiB in
 /// f64, so a chunk's per-layer arrays stay in a core's L2 between the GEMM that writes them and the
 /// elementwise pass that reads them; see [`Mlp::chunked`]).
