@@ -20,4 +20,4 @@ pub mod train;
 pub use error::{BadInput, ReproError};
 pub use report::{Claim, Expect, Figure, Outcome, Series, Table};
 pub use rng::Seed;
-pub use study::{Ctx, DynStudy, Paper, Profile, Study};
+pub use study::{Ctx, DynStudy, Paper, Profile, Profiles, Study};

@@ -1,6 +1,6 @@
-//! The `Study` contract: a paper, a typed `Config` with `quick()`/`full()` profiles, and a `run`
-//! that returns an [`Outcome`]. The runner (see [`runner`]) handles seeds, devices, caching of
-//! sweep cells, progress and the atomic report.
+//! The `Study` contract: a paper, a typed `Config` with its [`Profiles`] (`quick()`/`full()`),
+//! and a `run` that returns an [`Outcome`]. The runner (see [`runner`]) handles seeds, devices,
+//! caching of sweep cells, progress and the atomic report.
 
 pub mod overrides;
 pub mod runner;
@@ -46,6 +46,22 @@ impl std::str::FromStr for Profile {
     }
 }
 
+/// A study configuration's two profiles. `Config::quick()` and `Config::full()` read as plain
+/// constructors wherever the trait is in scope (it is re-exported at the crate root).
+pub trait Profiles: Sized {
+    /// CI: at most 60 s on 2 CPU cores; small but real.
+    fn quick() -> Self;
+    /// The paper's setting or the closest feasible; hours or a GPU.
+    fn full() -> Self;
+    /// The configuration of `profile`.
+    fn of(profile: Profile) -> Self {
+        match profile {
+            Profile::Quick => Self::quick(),
+            Profile::Full => Self::full(),
+        }
+    }
+}
+
 /// The paper a study reproduces.
 #[derive(Clone, Debug)]
 pub struct Paper {
@@ -57,13 +73,16 @@ pub struct Paper {
 
 /// One paper's experiment. Implement this; the blanket [`DynStudy`] impl does the rest.
 pub trait Study: Send + Sync + 'static {
-    /// Typed configuration. Use `#[serde(deny_unknown_fields)]` so a mistyped key is rejected.
-    type Config: Serialize + DeserializeOwned + Clone + Send + Sync;
+    /// Typed configuration with its two [`Profiles`]. Use `#[serde(deny_unknown_fields)]` so a
+    /// mistyped key is rejected.
+    type Config: Profiles + Serialize + DeserializeOwned + Clone + Send + Sync;
     /// The slug (`studies/<slug>`, `reports/<slug>`).
     fn slug(&self) -> &'static str;
     fn paper(&self) -> Paper;
-    /// The configuration of a profile.
-    fn config(&self, profile: Profile) -> Self::Config;
+    /// The configuration of a profile. Default: [`Profiles::of`].
+    fn config(&self, profile: Profile) -> Self::Config {
+        Self::Config::of(profile)
+    }
     /// Check a (possibly `--set`-overridden) config before anything runs; an error here is bad
     /// input (exit code 2, its message shown on one line). Default: every value is accepted.
     fn validate(&self, _cfg: &Self::Config) -> Result<()> {

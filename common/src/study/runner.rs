@@ -247,21 +247,28 @@ mod tests {
 
     /// A study that records the device it was given.
     struct Echo(bool);
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    struct EchoConfig;
+    impl crate::Profiles for EchoConfig {
+        fn quick() -> Self {
+            EchoConfig
+        }
+        fn full() -> Self {
+            EchoConfig
+        }
+    }
     impl crate::Study for Echo {
-        type Config = u32;
+        type Config = EchoConfig;
         fn slug(&self) -> &'static str {
             "echo"
         }
         fn paper(&self) -> crate::Paper {
             crate::Paper { title: "t", authors: "a", arxiv: "0", official_code: None }
         }
-        fn config(&self, _: Profile) -> u32 {
-            1
-        }
         fn gpu_path(&self) -> bool {
             self.0
         }
-        fn run(&self, _: &u32, ctx: &crate::Ctx) -> Result<crate::Outcome> {
+        fn run(&self, _: &EchoConfig, ctx: &crate::Ctx) -> Result<crate::Outcome> {
             let mut o = crate::Outcome::default();
             o.notes.push(format!("device {:?}", ctx.device));
             Ok(o)

@@ -38,7 +38,7 @@ use common::optim::OptimizerConfig;
 use common::report::fmt_num;
 use common::rng::{Seed, gaussian_mat, gaussian_vec};
 use common::train::{Sampling, TrainConfig, train};
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
 use kernels::{LogisticHessian, fit_inverse_b, geometric_bisect, loglog_slope, mean_se};
 use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
@@ -120,8 +120,8 @@ pub struct Config {
     pub fit_b_max: usize,
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             logistic: LogisticCfg {
                 n: 20_000,
@@ -165,7 +165,7 @@ impl Config {
     }
 
     /// The spec's setting on CPU (the paper's VGG/WRN on CIFAR-100 need a GPU and the data).
-    pub fn full() -> Self {
+    fn full() -> Self {
         let mut c = Config::quick();
         c.logistic.batch_sizes = vec![16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
         c.logistic.batches = 100;
@@ -371,13 +371,6 @@ impl Study for BatchHessianRmt {
             official_code: None,
         }
     }
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
-        }
-    }
-
     /// The MLP curvature products (Lanczos, SLQ) run on the GPU under `--device cuda`.
     fn gpu_path(&self) -> bool {
         true

@@ -21,7 +21,7 @@ pub mod theory;
 use anyhow::{Result, ensure};
 use common::report::fmt_num;
 use common::rng::Seed;
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
 use ndarray::Array2;
 use net::{Chain, Stop};
 use serde::{Deserialize, Serialize};
@@ -120,8 +120,8 @@ pub struct Config {
     pub isometry: IsometryCfg,
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             three_layer: ThreeLayerCfg {
                 width: 16,
@@ -175,7 +175,7 @@ impl Config {
 
     /// Closer to the paper: wider nets, deeper chains, more seeds, real data (8x8 digits, the
     /// shipped stand-in for the paper's MNIST) for the orthogonal-vs-Gaussian comparison.
-    pub fn full() -> Self {
+    fn full() -> Self {
         Config {
             three_layer: ThreeLayerCfg {
                 width: 64,
@@ -241,13 +241,6 @@ impl Study for DeepLinearDynamics {
             authors: "Andrew M. Saxe, James L. McClelland, Surya Ganguli",
             arxiv: "1312.6120",
             official_code: None,
-        }
-    }
-
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
 
@@ -1316,6 +1309,7 @@ fn isometry(cfg: &IsometryCfg, ctx: &Ctx, out: &mut Outcome) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::Profile;
 
     #[test]
     fn configs_roundtrip_and_validate() {

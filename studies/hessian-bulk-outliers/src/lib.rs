@@ -33,7 +33,7 @@ use common::optim::OptimizerConfig;
 use common::report::fmt_num;
 use common::rng::Seed;
 use common::train::{Sampling, TrainConfig, train};
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -85,8 +85,8 @@ pub struct Config {
     pub barrier_rel: f64,
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             d: 100,
             n_per_class: 100,
@@ -115,7 +115,7 @@ impl Config {
 
     /// Closer to the paper: more classes, wider nets (up to 512), more repetitions, longer Krylov
     /// runs. Hours on 2 CPU cores.
-    pub fn full() -> Self {
+    fn full() -> Self {
         Config {
             ks: vec![2, 4, 6, 8, 10, 12, 16, 20],
             widths: vec![32, 64, 128, 256, 512],
@@ -331,12 +331,6 @@ impl Study for HessianBulkOutliers {
             authors: "Levent Sagun, Utku Evci, V. Uğur Güney, Yann Dauphin, Léon Bottou",
             arxiv: "1706.04454",
             official_code: None,
-        }
-    }
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
     /// The MLP curvature products (Lanczos, SLQ) run on the GPU under `--device cuda`.

@@ -3,6 +3,7 @@
 //! closed form, Lanczos against a dense eigen-decomposition, and the spectrum summaries on known
 //! values.
 use super::*;
+use common::Profile;
 use common::linalg::{FnOp, eigvalsh};
 use common::rng::gaussian_vec;
 use ndarray::{Array1, Array2};

@@ -13,7 +13,7 @@ pub mod theory;
 
 use anyhow::{Result, ensure};
 use common::stats::mean_se;
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
 use serde::{Deserialize, Serialize};
 use sim::{CellResult, CellSpec, simulate};
 use theory::{MpQuad, Noise, mp_density, mp_edges, mp_zero_mass};
@@ -238,6 +238,44 @@ fn fmt(x: f64) -> String {
     common::report::fmt_num(x)
 }
 
+impl Profiles for Config {
+    fn quick() -> Self {
+        Config {
+            n: 200,
+            alphas: vec![0.25, 0.5, 0.8, 0.95, 1.05, 1.25, 2.0, 4.0],
+            seeds: 50,
+            coordinate_seeds: 4,
+            steps: 4000,
+            checkpoints: 80,
+            lr_scale: 1.0,
+            teacher_var: 1.0,
+            noise_var: 0.2,
+            init_stds: vec![0.0, 0.5],
+            quad_nodes: 4000,
+            theory_alphas: 121,
+            hist_bins: 40,
+        }
+    }
+
+    fn full() -> Self {
+        Config {
+            n: 2000,
+            alphas: vec![0.25, 0.5, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 2.0, 4.0],
+            seeds: 20,
+            coordinate_seeds: 2,
+            steps: 20_000,
+            checkpoints: 120,
+            lr_scale: 1.0,
+            teacher_var: 1.0,
+            noise_var: 0.2,
+            init_stds: vec![0.0, 0.25, 0.5, 1.0],
+            quad_nodes: 20_000,
+            theory_alphas: 241,
+            hist_bins: 80,
+        }
+    }
+}
+
 impl Study for HighdimGeneralizationDynamics {
     type Config = Config;
 
@@ -251,41 +289,6 @@ impl Study for HighdimGeneralizationDynamics {
             authors: "Madhu S. Advani, Andrew M. Saxe, Haim Sompolinsky",
             arxiv: "1710.03667",
             official_code: None,
-        }
-    }
-
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config {
-                n: 200,
-                alphas: vec![0.25, 0.5, 0.8, 0.95, 1.05, 1.25, 2.0, 4.0],
-                seeds: 50,
-                coordinate_seeds: 4,
-                steps: 4000,
-                checkpoints: 80,
-                lr_scale: 1.0,
-                teacher_var: 1.0,
-                noise_var: 0.2,
-                init_stds: vec![0.0, 0.5],
-                quad_nodes: 4000,
-                theory_alphas: 121,
-                hist_bins: 40,
-            },
-            Profile::Full => Config {
-                n: 2000,
-                alphas: vec![0.25, 0.5, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 2.0, 4.0],
-                seeds: 20,
-                coordinate_seeds: 2,
-                steps: 20_000,
-                checkpoints: 120,
-                lr_scale: 1.0,
-                teacher_var: 1.0,
-                noise_var: 0.2,
-                init_stds: vec![0.0, 0.25, 0.5, 1.0],
-                quad_nodes: 20_000,
-                theory_alphas: 241,
-                hist_bins: 80,
-            },
         }
     }
 
@@ -969,6 +972,7 @@ fn notes(cfg: &Config, out: &mut Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::Profile;
 
     #[test]
     fn config_roundtrip_and_validation() {

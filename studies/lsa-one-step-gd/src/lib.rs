@@ -16,7 +16,7 @@ pub mod train;
 
 use anyhow::Result;
 use common::report::Style;
-use common::{BadInput, Claim, Ctx, Figure, Outcome, Paper, Profile, Seed, Series, Study, Table};
+use common::{BadInput, Claim, Ctx, Figure, Outcome, Paper, Profiles, Seed, Series, Study, Table};
 use moments::{OneLayer, Stats};
 use serde::{Deserialize, Serialize};
 use task::{Kind, Task};
@@ -77,8 +77,8 @@ fn calibrated_adam(steps: usize) -> AdamCfg {
     AdamCfg { steps, lr: 2e-3, decay_at: vec![0.7, 0.9], decay: 0.1, init_std: 0.1 }
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             d: 5,
             n: 20,
@@ -101,7 +101,7 @@ impl Config {
         }
     }
 
-    pub fn full() -> Self {
+    fn full() -> Self {
         let d = 10;
         Config {
             d,
@@ -133,7 +133,9 @@ impl Config {
             },
         }
     }
+}
 
+impl Config {
     fn validate(&self) -> Result<(), BadInput> {
         let bad = |m: String| Err(BadInput::new(format!("lsa-one-step-gd: {m}")));
         if self.d == 0 || self.n == 0 || self.sweep.d.contains(&0) || self.sweep.n.contains(&0) {
@@ -357,13 +359,6 @@ impl Study for LsaOneStepGd {
             authors: "Arvind Mahankali, Tatsunori B. Hashimoto, Tengyu Ma",
             arxiv: "2307.03576",
             official_code: None,
-        }
-    }
-
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
 

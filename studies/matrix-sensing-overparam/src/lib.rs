@@ -20,7 +20,7 @@ pub mod theory;
 use anyhow::Result;
 use common::report::{Figure, Series};
 use common::rng::{Seed, gaussian_mat};
-use common::{Claim, Ctx, Outcome, Paper, Profile, Study, Table};
+use common::{Claim, Ctx, Outcome, Paper, Profiles, Study, Table};
 use gd::{Stop, Trace};
 use ndarray::Array2;
 use problem::{OpKind, Sensing, psd_target};
@@ -138,8 +138,8 @@ pub struct Config {
     pub noise: NoiseConfig,
 }
 
-impl Config {
-    pub fn quick() -> Config {
+impl Profiles for Config {
+    fn quick() -> Config {
         Config {
             n: 20,
             spectrum: vec![1.0, 0.5],
@@ -174,7 +174,7 @@ impl Config {
     /// Near the paper's experiments (n = 50, rank 3), several replicates, α over 1.5 decades,
     /// noisy measurements as an extra experiment. CPU only: the dense operator has m·n² = 5·10⁶
     /// entries and its Gram matrix 6.25·10⁶, so one GD step costs ~6·10⁶ multiply-adds.
-    pub fn full() -> Config {
+    fn full() -> Config {
         Config {
             n: 50,
             spectrum: vec![1.0, 0.75, 0.5],
@@ -205,7 +205,9 @@ impl Config {
             noise: NoiseConfig { std: 1e-3, alpha: 0.1, steps: 50_000 },
         }
     }
+}
 
+impl Config {
     fn r(&self) -> usize {
         self.spectrum.len()
     }
@@ -410,13 +412,6 @@ impl Study for MatrixSensingOverparam {
             authors: "Nuoya Xiong, Lijun Ding, Simon S. Du",
             arxiv: "2310.01769",
             official_code: None,
-        }
-    }
-
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
 
@@ -1015,6 +1010,7 @@ impl Study for MatrixSensingOverparam {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::Profile;
 
     #[test]
     fn f_and_g_come_from_different_streams() {

@@ -20,7 +20,7 @@ pub mod timing;
 use anyhow::Result;
 use common::optim::{Optimizer, adam, momentum, stateful};
 use common::report::fmt_num;
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
 use serde::{Deserialize, Serialize};
 
 use exact::ExactRow;
@@ -97,8 +97,8 @@ pub struct Config {
     pub opt_lrs_adam: Vec<f64>,
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             exact_m: 64,
             exact_d: 2000,
@@ -146,7 +146,7 @@ impl Config {
 
     /// Bigger everything: d up to 3e6 and m up to 512 for the scaling, the repo's pruning window
     /// (m = 1024 gradients), five seeds, longer training.
-    pub fn full() -> Self {
+    fn full() -> Self {
         Config {
             exact_m: 128,
             exact_d: 4000,
@@ -225,12 +225,6 @@ impl Study for Mfac {
             authors: "Elias Frantar, Eldar Kurtic, Dan Alistarh",
             arxiv: "2107.03356",
             official_code: Some("https://github.com/IST-DASLab/M-FAC"),
-        }
-    }
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
     /// The pruning experiment's per-sample gradients (the empirical Fisher) run on the GPU under

@@ -4,6 +4,7 @@ use super::*;
 use crate::dynamic::DynamicInv;
 use crate::reference::{DenseFisher, dense_fisher, hinv_slow, max_rel_err, rel_err};
 use crate::static_inv::{BlockStatic, StaticInv};
+use common::Profile;
 use common::Seed;
 use common::optim::Transform;
 use common::rng::{gaussian_mat, gaussian_vec};

@@ -17,7 +17,7 @@ pub mod net;
 use anyhow::Result;
 use common::linalg::{eigh, eigvalsh};
 pub use common::stats::loglog_slope;
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Seed, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Seed, Series, Study, Table};
 use kernel::{Activation, GaussHermite, circle, circle_angles, dual, dual_mc, limit_kernels};
 use ndarray::{Array1, Array2};
 use net::{Net, Param};
@@ -59,8 +59,8 @@ pub struct Config {
     pub pd_points: usize,
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             depth: 4,
             beta: 0.1,
@@ -78,7 +78,7 @@ impl Config {
         }
     }
 
-    pub fn full() -> Self {
+    fn full() -> Self {
         Config {
             init_widths: vec![64, 128, 256, 512, 1024, 2048, 4096, 10_000],
             init_seeds: vec![40, 40, 20, 20, 10, 10, 10, 10],
@@ -136,13 +136,6 @@ impl Study for NtkConvergence {
             authors: "Arthur Jacot, Franck Gabriel, Clément Hongler",
             arxiv: "1806.07572",
             official_code: None,
-        }
-    }
-
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
 
@@ -928,6 +921,7 @@ fn training_sweep(cfg: &Config, ctx: &Ctx, task: &TrainTask, circ: &Circle, out:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::Profile;
 
     #[test]
     fn slope_of_a_power_law() {

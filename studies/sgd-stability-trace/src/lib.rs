@@ -28,7 +28,7 @@ use common::models::{Model, Targets};
 use common::report::fmt_num;
 use common::rng::{Seed, gaussian_mat};
 use common::stats::median;
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profile, Series, Study, Table};
+use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
 use diag::DiagNet;
 use fit::{FitCfg, FitResult};
 use ndarray::{Array1, Array2};
@@ -136,8 +136,8 @@ pub struct Config {
     pub lanczos_steps: usize,
 }
 
-impl Config {
-    pub fn quick() -> Self {
+impl Profiles for Config {
+    fn quick() -> Self {
         Config {
             thresholds: ThresholdCfg {
                 diag: DiagData { n: 40, d: 100, k_star: 5 },
@@ -189,7 +189,7 @@ impl Config {
 
     /// Closer to the paper's experiments: more minima, finer η and B grids, more seeds, a larger
     /// diagonal net and a wider ReLU net on more samples (CPU, about an hour on 2 cores).
-    pub fn full() -> Self {
+    fn full() -> Self {
         let mut c = Self::quick();
         c.thresholds.diag_slack = vec![0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0];
         c.thresholds.relu_scales = vec![0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0];
@@ -241,13 +241,6 @@ impl Study for SgdStabilityTrace {
             authors: "Lei Wu, Weijie J. Su",
             arxiv: "2305.17490",
             official_code: None,
-        }
-    }
-
-    fn config(&self, profile: Profile) -> Config {
-        match profile {
-            Profile::Quick => Config::quick(),
-            Profile::Full => Config::full(),
         }
     }
 
