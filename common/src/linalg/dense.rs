@@ -68,6 +68,11 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
+/// Largest scratch buffer (in f64) that a thread keeps between calls (8 MiB): a larger copy is
+/// allocated for its call and freed after it, so a one-off huge product (say `X^T X` over a full
+/// data set) does not pin its operand's size on every thread for the life of the process.
+const SCRATCH_KEEP: usize = 1 << 20;
+
 /// Block edge of [`matmul`]'s transpose copy (16 x 16 f64 = 2 KiB per block; measured best of
 /// 4, 8, 16, 32 on 225 x 256).
 const TRANSPOSE_BLOCK: usize = 16;
@@ -86,7 +91,7 @@ const TRANSPOSE_BLOCK: usize = 16;
 ///
 /// So for `m, n >= 128` and a row-major `dst` such an `a` is first copied row-major, by a
 /// blocked transpose, into this thread's scratch buffer, which is reused across calls (no
-/// allocation in steady state). The buffer is taken out of its slot while in use, so a
+/// allocation in steady state; up to [`SCRATCH_KEEP`]). The buffer is taken out of its slot while in use, so a
 /// re-entrant call (rayon work-stealing inside a parallel faer kernel) finds an empty one and
 /// allocates its own. In the MLP passes this is worth 1-2% of a digits HVP (the products are
 /// small) and 8-10% of a gradient or HVP of a 784-2048-2048-10 MLP.
@@ -115,7 +120,9 @@ fn matmul(dst: MatMut<'_, f64>, accum: Accum, a: &ArrayView2<f64>, b: &ArrayView
         }
         let a_rows = ArrayView2::from_shape((m, k), &*rows).expect("scratch holds m x k");
         faer::linalg::matmul::matmul(dst, accum, faer_ref(&a_rows), faer_ref(b), 1.0, par);
-        SCRATCH.set(buf);
+        if buf.capacity() <= SCRATCH_KEEP {
+            SCRATCH.set(buf);
+        }
     } else {
         faer::linalg::matmul::matmul(dst, accum, faer_ref(a), faer_ref(b), 1.0, par);
     }
@@ -218,7 +225,9 @@ mod tests {
         use ndarray::s;
         let mut rng = Seed(8).rng();
         let big = gaussian_mat(&mut rng, 70, 300, 1.0);
+        let huge = gaussian_mat(&mut rng, 1000, 1100, 1.0); // copy above SCRATCH_KEEP: not kept
         let cases: Vec<(ArrayView2<f64>, usize)> = vec![
+            (huge.t(), 128),
             (big.t(), 140),                                    // 300 x 70 column-major, n = 140
             (big.slice(s![..33, ..200]).reversed_axes(), 128), // strided rows, n at the threshold
             (big.slice(s![..2, ..129]).reversed_axes(), 131),  // k = 2
