@@ -91,9 +91,9 @@ const TRANSPOSE_BLOCK: usize = 16;
 ///
 /// So for `m, n >= 128` and a row-major `dst` such an `a` is first copied row-major, by a
 /// blocked transpose, into this thread's scratch buffer, which is reused across calls (no
-/// allocation in steady state; up to [`SCRATCH_KEEP`]). The buffer is taken out of its slot while in use, so a
-/// re-entrant call (rayon work-stealing inside a parallel faer kernel) finds an empty one and
-/// allocates its own. In the MLP passes this is worth 1-2% of a digits HVP (the products are
+/// allocation in steady state; buffers up to [`SCRATCH_KEEP`] are kept). The buffer is taken
+/// out of its slot while in use, so a re-entrant call (rayon work-stealing inside a parallel
+/// faer kernel) finds an empty one and allocates its own. In the MLP passes this is worth 1-2% of a digits HVP (the products are
 /// small) and 8-10% of a gradient or HVP of a 784-2048-2048-10 MLP.
 fn matmul(dst: MatMut<'_, f64>, accum: Accum, a: &ArrayView2<f64>, b: &ArrayView2<f64>, par: Par) {
     let (m, k) = a.dim();
@@ -218,8 +218,9 @@ mod tests {
     }
 
     /// The copy-row-major path of `matmul` (column-major `a`, `m, n >= 128`): the same products
-    /// as ndarray for transposed, strided and reversed-column views, with `beta` 0 and 1, in
-    /// parallel and sequential mode, and the scratch buffer reused across shrinking shapes.
+    /// as ndarray for transposed, strided and negative-stride views, with `beta` 0 and 1, in
+    /// parallel and sequential mode, after a copy too large to keep and with the scratch buffer
+    /// reused across shrinking shapes.
     #[test]
     fn column_major_lhs_is_copied_and_matches() {
         use ndarray::s;

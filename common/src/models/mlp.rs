@@ -251,49 +251,52 @@ impl Mlp {
     }
 
     /// `z += 1 b^T` and, for a hidden layer, `σ(z)` in the same pass (the bias is added after
-    /// the GEMM, so that the GEMM's output need not be pre-filled).
-    fn bias_act(&self, z: &mut Array2<f64>, b: Option<ArrayView1<f64>>, hidden: bool) -> Option<Array2<f64>> {
+    /// the GEMM, so that the GEMM's output need not be pre-filled). Returns what the tape keeps,
+    /// `(z, σ(z))`: where the derivatives read only `σ(z)` ([`Activation::derivs_from_output`]),
+    /// `σ` is applied in place and `z` is not kept.
+    fn bias_act(
+        &self,
+        mut z: Array2<f64>,
+        b: Option<ArrayView1<f64>>,
+        hidden: bool,
+    ) -> (Array2<f64>, Option<Array2<f64>>) {
         let act = self.act;
         let len = z.len();
-        match (b, hidden && act != Activation::Linear) {
-            (Some(b), true) => Some(zip_map!(Zip::from(z).and_broadcast(&b), len, |z: &mut f64, &b: &f64| {
+        if !hidden || act == Activation::Linear {
+            if let Some(b) = b {
+                z += &b;
+            }
+            return (z, None);
+        }
+        if act.derivs_from_output() {
+            match b {
+                Some(b) => zip_for_each!(Zip::from(&mut z).and_broadcast(&b), len, |z: &mut f64, &b: &f64| {
+                    *z = act.apply(*z + b)
+                }),
+                None => zip_for_each!(Zip::from(&mut z), len, |z: &mut f64| *z = act.apply(*z)),
+            }
+            return (not_kept(), Some(z));
+        }
+        let a = match b {
+            Some(b) => zip_map!(Zip::from(&mut z).and_broadcast(&b), len, |z: &mut f64, &b: &f64| {
                 *z += b;
                 act.apply(*z)
-            })),
-            (None, true) => Some(zip_map!(Zip::from(&*z), len, |&z| act.apply(z))),
-            (Some(b), false) => {
-                *z += &b;
-                None
-            }
-            (None, false) => None,
-        }
+            }),
+            None => zip_map!(Zip::from(&z), len, |&z| act.apply(z)),
+        };
+        (z, Some(a))
     }
 
     fn forward_tape(&self, w: ArrayView1<f64>, x: ArrayView2<f64>) -> Tape {
         self.check_x(&x);
         assert_eq!(w.len(), self.num_params(), "Mlp: parameter vector has the wrong length");
         let big_l = self.num_layers();
-        let act = self.act;
         let mut tape = Tape { z: Vec::with_capacity(big_l), a: Vec::with_capacity(big_l) };
         for l in 0..big_l {
             let (wm, b) = self.layer(w, l);
-            let mut z = gemm_new(&self.input(&tape, x, l), &wm.t());
-            if l + 1 < big_l && act.derivs_from_output() {
-                // z <- σ(z + b) in place; z itself is not kept.
-                let len = z.len();
-                match b {
-                    Some(b) => zip_for_each!(Zip::from(&mut z).and_broadcast(&b), len, |z: &mut f64, &b: &f64| {
-                        *z = act.apply(*z + b)
-                    }),
-                    None => zip_for_each!(Zip::from(&mut z), len, |z: &mut f64| *z = act.apply(*z)),
-                }
-                tape.a.push(z);
-                tape.z.push(not_kept());
-                continue;
-            }
-            if let Some(a) = self.bias_act(&mut z, b, l + 1 < big_l) {
-                tape.a.push(a);
-            }
+            let z = gemm_new(&self.input(&tape, x, l), &wm.t());
+            let (z, a) = self.bias_act(z, b, l + 1 < big_l);
+            tape.a.extend(a);
             tape.z.push(z);
         }
         tape
@@ -359,27 +362,24 @@ impl Mlp {
             if l > 0 {
                 gemm(&self.input(&rt, x, l), &wm.t(), 1.0, &mut r.view_mut());
             }
-            if l + 1 < big_l && act.piecewise_linear() && act != Activation::Linear {
-                // R σ(z) = (R z) σ'(z) in place: only the R-backward's σ'' term reads R z, and
-                // σ'' = 0 here.
-                let (z, a) = (tape.pre(l), &tape.a[l]);
-                let len = a.len();
-                match vb {
-                    Some(vb) => zip_for_each!(
-                        Zip::from(&mut r).and_broadcast(&vb).and(z).and(a),
-                        len,
-                        |r: &mut f64, &vb: &f64, &z: &f64, &a: &f64| *r = (*r + vb) * act.d1(z, a)
-                    ),
-                    None => zip_for_each!(Zip::from(&mut r).and(z).and(a), len, |r, &z, &a| *r *= act.d1(z, a)),
-                }
-                rt.a.push(r);
-                rt.z.push(not_kept());
-                continue;
-            }
             if l + 1 < big_l && act != Activation::Linear {
-                // R σ(z) = (R z) σ'(z), with the bias direction added in the same pass.
+                // R σ(z) = (R z) σ'(z), with the bias direction added in the same pass. Only the
+                // R-backward's σ'' term reads R z: where σ'' = 0 (ReLU) it is formed in place.
                 let (z, a) = (tape.pre(l), &tape.a[l]);
                 let len = a.len();
+                if act.piecewise_linear() {
+                    match vb {
+                        Some(vb) => zip_for_each!(
+                            Zip::from(&mut r).and_broadcast(&vb).and(z).and(a),
+                            len,
+                            |r: &mut f64, &vb: &f64, &z: &f64, &a: &f64| *r = (*r + vb) * act.d1(z, a)
+                        ),
+                        None => zip_for_each!(Zip::from(&mut r).and(z).and(a), len, |r, &z, &a| *r *= act.d1(z, a)),
+                    }
+                    rt.a.push(r);
+                    rt.z.push(not_kept());
+                    continue;
+                }
                 let ra = match vb {
                     Some(vb) => zip_map!(
                         Zip::from(&mut r).and_broadcast(&vb).and(z).and(a),
