@@ -44,3 +44,15 @@ slurm study n="8":
 # The GPU check (parity tests + benchmarks) on a machine with CUDA.
 gpu-check:
     scripts/gpu-check.sh
+
+# Re-render reports from their saved results.json (no re-run): just render all
+render +studies:
+    cargo run --release -q -p repro -- render {{studies}}
+
+# Start a new study from studies/_template (registered in the CLI): just new sam-sharpness
+new slug:
+    cargo run --release -q -p repro -- new {{slug}}
+
+# Rewrite the claims tables of the study READMEs from the declarations.
+readme:
+    cargo run --release -q -p repro -- readme

@@ -1,4 +1,4 @@
-// Records the locked versions of the key dependencies for manifest.json.
+//! Records the locked versions of the key dependencies for manifest.json.
 fn main() {
     let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());

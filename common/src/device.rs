@@ -3,11 +3,15 @@
 use crate::error::BadInput;
 use serde::{Deserialize, Serialize};
 
+/// The user's `--device` request, before probing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
+    /// A GPU if the probe finds a usable one, else the CPU.
     Auto,
+    /// The CPU, without probing.
     Cpu,
+    /// A GPU; an error if none is usable.
     Cuda,
 }
 
@@ -23,48 +27,21 @@ impl std::str::FromStr for DeviceChoice {
     }
 }
 
+/// The device a run uses, after probing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
+    /// The CPU path.
     Cpu,
+    /// The CUDA GPU path.
     Cuda,
 }
 
 /// The device a run actually uses, with why.
 #[derive(Clone, Debug)]
 pub struct Probed {
+    /// The device chosen.
     pub device: Device,
+    /// Why: the request and the GPU's description, or the reason no GPU is usable.
     pub note: String,
-}
-
-/// Why no GPU can be used on this machine, or `None` if one can (the probe of
-/// [`crate::gpu::cuda::Cuda::shared`], run once per process; it never panics).
-pub fn cuda_unavailable_reason() -> Option<String> {
-    crate::gpu::cuda::Cuda::shared().err()
-}
-
-/// The probed GPU's description (name, architecture, driver and NVRTC versions), if any.
-pub fn cuda_description() -> Option<String> {
-    crate::gpu::cuda::Cuda::shared().ok().map(|g| g.info.to_string())
-}
-
-/// Resolve the user's choice against what the machine has.
-pub fn probe(choice: DeviceChoice) -> Result<Probed, BadInput> {
-    match choice {
-        DeviceChoice::Cpu => Ok(Probed { device: Device::Cpu, note: "cpu requested".into() }),
-        DeviceChoice::Auto => match cuda_unavailable_reason() {
-            None => {
-                Ok(Probed { device: Device::Cuda, note: format!("auto: {}", cuda_description().unwrap_or_default()) })
-            }
-            Some(why) => Ok(Probed { device: Device::Cpu, note: format!("auto: no usable GPU ({why})") }),
-        },
-        DeviceChoice::Cuda => match cuda_unavailable_reason() {
-            None => {
-                Ok(Probed { device: Device::Cuda, note: format!("cuda: {}", cuda_description().unwrap_or_default()) })
-            }
-            Some(why) => Err(BadInput::new(format!(
-                "--device cuda asked for, but no usable GPU: {why}; use --device cpu or auto"
-            ))),
-        },
-    }
 }

@@ -1,5 +1,5 @@
 //! Typed errors. `BadInput` is the user's mistake (exit code 2); everything else is a failure of
-//! the run (exit code 1 after the report of what did finish).
+//! the run (exit code 1 after the report of what did finish), carried as `anyhow::Error`.
 use thiserror::Error;
 
 /// A problem with what the user asked for: unknown study, bad `--set`, missing data file,
@@ -9,17 +9,10 @@ use thiserror::Error;
 pub struct BadInput(pub String);
 
 impl BadInput {
+    /// A one-line message that says what is accepted.
     pub fn new(msg: impl Into<String>) -> Self {
         BadInput(msg.into())
     }
-}
-
-#[derive(Debug, Error)]
-pub enum ReproError {
-    #[error(transparent)]
-    BadInput(#[from] BadInput),
-    #[error("io error at {path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// True when an `anyhow::Error` chain carries a [`BadInput`] (the CLI maps it to exit code 2).

@@ -1,6 +1,11 @@
 //! Shared machinery for the study crates: seeds, data, devices, numerics, the report pipeline and
-//! the `Study` contract. Lower layers never import higher ones:
-//! `rng` < `data` < `device` < `linalg` < `models` < `optim` < `train` < `report` < `study`.
+//! the `Study` contract. Layers, lowest first; a layer imports only layers below it (the test
+//! `layers::no_upward_imports` checks it):
+//!
+//! `error`, `counters`, `progress` < `rng` < `linalg` < `stats` < `data` < `device` < `models` <
+//! `optim` < `train` < `gpu` < `report` < `study`.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the study contract and the report tree.
 
 pub mod counters;
 pub mod data;
@@ -17,7 +22,59 @@ pub mod stats;
 pub mod study;
 pub mod train;
 
-pub use error::{BadInput, ReproError};
-pub use report::{Claim, Expect, Figure, Outcome, Series, Table};
+pub use error::BadInput;
+pub use report::{Claim, ClaimSpec, Expect, F64, Figure, Outcome, Series, Table};
 pub use rng::Seed;
-pub use study::{Ctx, DynStudy, Paper, Profile, Profiles, Study};
+pub use study::{Cell, Checks, Ctx, DynStudy, Estimate, Paper, Profile, Profiles, Study, Sweep, Swept, Validate};
+
+#[cfg(test)]
+mod layers {
+    /// The layer order of the crate doc, enforced on the sources: no module names a higher one.
+    #[test]
+    fn no_upward_imports() {
+        const ORDER: &[&[&str]] = &[
+            &["error", "counters", "progress"],
+            &["rng"],
+            &["linalg"],
+            &["stats"],
+            &["data"],
+            &["device"],
+            &["models"],
+            &["optim"],
+            &["train"],
+            &["gpu"],
+            &["report"],
+            &["study"],
+        ];
+        let level = |m: &str| ORDER.iter().position(|l| l.contains(&m));
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut bad = vec![];
+        for (i, layer) in ORDER.iter().enumerate() {
+            for m in *layer {
+                let (file, dir) = (src.join(format!("{m}.rs")), src.join(m));
+                let mut files = vec![];
+                if file.is_file() {
+                    files.push(file);
+                }
+                if dir.is_dir() {
+                    files.extend(std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()));
+                }
+                for f in files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")) {
+                    let text = std::fs::read_to_string(&f).unwrap();
+                    for (pos, _) in text.match_indices("crate::") {
+                        let name: String =
+                            text[pos + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                        if let Some(j) = level(&name)
+                            && j > i
+                        {
+                            bad.push(format!("{} names crate::{name}", f.strip_prefix(&src).unwrap().display()));
+                        }
+                    }
+                }
+            }
+        }
+        bad.sort();
+        bad.dedup();
+        assert!(bad.is_empty(), "upward imports: {bad:?}");
+    }
+}

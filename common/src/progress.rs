@@ -5,10 +5,14 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// How progress is shown (on stderr).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// An indicatif bar (a terminal).
     Bar,
+    /// A plain line at the start and at each quarter of the loop (logs, CI).
     Lines,
+    /// Nothing (tests).
     Quiet,
 }
 
@@ -30,6 +34,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A counter labelled `what` for a loop of `len` steps, shown as `mode` says.
     pub fn new(mode: Mode, what: &str, len: u64) -> Progress {
         let bar = (mode == Mode::Bar).then(|| {
             let b = ProgressBar::new(len);
@@ -46,6 +51,7 @@ impl Progress {
         }
         Progress { bar, mode, what: what.into(), len, done: Arc::new(AtomicU64::new(0)) }
     }
+    /// A counter that shows nothing.
     pub fn quiet() -> Progress {
         Progress::new(Mode::Quiet, "", 0)
     }
@@ -68,6 +74,7 @@ impl Progress {
             _ => {}
         }
     }
+    /// Clear the bar, if any (line and quiet modes print nothing more).
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();

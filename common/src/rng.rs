@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// The RNG used everywhere: ChaCha8 (portable, reproducible across platforms).
 pub type StudyRng = ChaCha8Rng;
 
+/// A node of the seed tree: a 64-bit seed from which child seeds and RNGs are derived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Seed(pub u64);
 
@@ -69,20 +70,6 @@ pub fn rademacher_vec(rng: &mut impl Rng, n: usize) -> Array1<f64> {
     Array1::from_shape_fn(n, |_| if rng.random::<bool>() { 1.0 } else { -1.0 })
 }
 
-/// Haar-distributed orthogonal matrix (n x n): QR of a Gaussian matrix with the signs of R's
-/// diagonal folded into Q (Mezzadri 2007), so the distribution is exactly Haar.
-pub fn haar_orthogonal(rng: &mut impl Rng, n: usize) -> Array2<f64> {
-    let g = gaussian_mat(rng, n, n, 1.0);
-    let (q, r) = crate::linalg::qr(&g);
-    let mut q = q;
-    for j in 0..n {
-        if r[[j, j]] < 0.0 {
-            q.column_mut(j).mapv_inplace(|x| -x);
-        }
-    }
-    q
-}
-
 /// A uniformly random permutation of 0..n.
 pub fn permutation(rng: &mut impl Rng, n: usize) -> Vec<usize> {
     use rand::seq::SliceRandom;
@@ -106,19 +93,6 @@ mod tests {
         let a: f64 = Seed(7).rng().random();
         let b: f64 = Seed(7).rng().random();
         assert_eq!(a, b);
-    }
-
-    #[test]
-    fn haar_is_orthogonal() {
-        let mut rng = Seed(1).rng();
-        let q = haar_orthogonal(&mut rng, 12);
-        let qtq = q.t().dot(&q);
-        for i in 0..12 {
-            for j in 0..12 {
-                let e = if i == j { 1.0 } else { 0.0 };
-                assert!((qtq[[i, j]] - e).abs() < 1e-12);
-            }
-        }
     }
 
     #[test]

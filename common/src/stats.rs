@@ -1,5 +1,6 @@
-//! Small statistics shared by the studies' claims: least-squares fits, log-log slopes (the
-//! exponent of a power law), means with standard errors, medians.
+//! Statistics shared by the studies' claims: means with standard deviations and errors, medians and
+//! quantiles, Spearman's rank correlation, R², least-squares and log-log fits with confidence
+//! intervals, grids and thinning for figures. Every function here is tested against a closed form.
 
 /// Ordinary least squares of `y` on `x`: `(slope, intercept)`.
 pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
@@ -52,6 +53,185 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// Arithmetic mean (NaN for an empty slice).
+pub fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Mean and sample standard deviation (n − 1; 0 for one value, NaN for none).
+pub fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let m = mean(v);
+    let sd = match v.len() {
+        0 => f64::NAN,
+        1 => 0.0,
+        n => (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt(),
+    };
+    (m, sd)
+}
+
+/// The largest value, NaN if any value is NaN (a missing measurement fails what it feeds).
+pub fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NEG_INFINITY, |m, x| if x.is_nan() || m.is_nan() { f64::NAN } else { m.max(x) })
+}
+
+/// The smallest value, NaN if any value is NaN.
+pub fn min(v: &[f64]) -> f64 {
+    -max(&v.iter().map(|x| -x).collect::<Vec<_>>())
+}
+
+/// The `q`-quantile (0 <= q <= 1) with linear interpolation between order statistics (numpy's
+/// default); NaN for an empty slice.
+pub fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut w = v.to_vec();
+    w.sort_by(f64::total_cmp);
+    if w.is_empty() || !(0.0..=1.0).contains(&q) {
+        return f64::NAN;
+    }
+    let h = q * (w.len() - 1) as f64;
+    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+    w[lo] + (h - lo as f64) * (w[hi] - w[lo])
+}
+
+/// `log10(mean_k exp(l_k))` for natural logs `l_k`, without overflow.
+pub fn log10_mean_exp(l: &[f64]) -> f64 {
+    let m = max(l);
+    (m + (l.iter().map(|x| (x - m).exp()).sum::<f64>() / l.len() as f64).ln()) / std::f64::consts::LN_10
+}
+
+/// Ranks (0-based, ties get the mean of their positions).
+pub fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut r = vec![0.0; v.len()];
+    let mut k = 0;
+    while k < idx.len() {
+        let mut e = k;
+        while e + 1 < idx.len() && v[idx[e + 1]] == v[idx[k]] {
+            e += 1;
+        }
+        for &i in &idx[k..=e] {
+            r[i] = (k + e) as f64 / 2.0;
+        }
+        k = e + 1;
+    }
+    r
+}
+
+/// Pearson correlation (NaN when either side is constant).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "pearson: lengths differ");
+    let (ma, mb) = (mean(a), mean(b));
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// Spearman rank correlation (Pearson on the tie-averaged ranks).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Coefficient of determination of predictions `pred` for `y`: `1 − SS_res / SS_tot`.
+pub fn r2(y: &[f64], pred: &[f64]) -> f64 {
+    assert_eq!(y.len(), pred.len(), "r2: lengths differ");
+    let m = mean(y);
+    let ss_res: f64 = y.iter().zip(pred).map(|(a, b)| (a - b).powi(2)).sum();
+    let ss_tot: f64 = y.iter().map(|a| (a - m).powi(2)).sum();
+    1.0 - ss_res / ss_tot
+}
+
+/// A least-squares line with its uncertainty.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// Slope.
+    pub slope: f64,
+    /// Intercept.
+    pub intercept: f64,
+    /// Standard error of the slope (NaN with fewer than three points).
+    pub se_slope: f64,
+    /// 95 % confidence interval of the slope (Student t with n − 2 degrees of freedom).
+    pub ci95: (f64, f64),
+    /// R² of the fit.
+    pub r2: f64,
+}
+
+/// Two-sided 97.5 % quantile of Student's t with `df` degrees of freedom.
+pub fn t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => T[df - 1],
+        // Cornish-Fisher expansion around the normal quantile: < 1e-3 off beyond 30.
+        _ => {
+            let (z, d) = (1.959_964f64, df as f64);
+            z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+        }
+    }
+}
+
+/// Least squares of `y` on `x` with the slope's standard error and 95 % interval.
+pub fn linfit(x: &[f64], y: &[f64]) -> Fit {
+    let (slope, intercept) = ols(x, y);
+    let n = x.len();
+    let pred: Vec<f64> = x.iter().map(|v| intercept + slope * v).collect();
+    let (se, ci) = if n > 2 {
+        let mx = mean(x);
+        let sxx: f64 = x.iter().map(|v| (v - mx).powi(2)).sum();
+        let ss: f64 = y.iter().zip(&pred).map(|(a, b)| (a - b).powi(2)).sum();
+        let se = (ss / (n - 2) as f64 / sxx).sqrt();
+        let h = t975(n - 2) * se;
+        (se, (slope - h, slope + h))
+    } else {
+        (f64::NAN, (f64::NAN, f64::NAN))
+    };
+    Fit { slope, intercept, se_slope: se, ci95: ci, r2: r2(y, &pred) }
+}
+
+/// [`linfit`] of `ln y` on `ln x` (the exponent of a power law); all-NaN when a value is not
+/// positive and finite or there are fewer than two points.
+pub fn loglog_fit(x: &[f64], y: &[f64]) -> Fit {
+    assert_eq!(x.len(), y.len(), "loglog_fit: x and y differ in length");
+    if x.len() < 2 || x.iter().chain(y).any(|v| !(v.is_finite() && *v > 0.0)) {
+        let n = f64::NAN;
+        return Fit { slope: n, intercept: n, se_slope: n, ci95: (n, n), r2: n };
+    }
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    linfit(&lx, &ly)
+}
+
+/// `n` evenly spaced points from `a` to `b` inclusive (`[a]` for n = 1).
+pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![a];
+    }
+    (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect()
+}
+
+/// `n` points from `a` to `b` (both > 0) evenly spaced in log.
+pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    linspace(a.ln(), b.ln(), n).into_iter().map(f64::exp).collect()
+}
+
+/// Indices of at most about `max` points of a curve of `len` points for a figure, evenly spaced in
+/// the index (or geometrically, for a log x axis), always keeping the first and the last.
+pub fn thin_indices(len: usize, max: usize, log_x: bool) -> Vec<usize> {
+    if len <= max.max(2) {
+        return (0..len).collect();
+    }
+    let mut out: Vec<usize> = if log_x {
+        logspace(1.0, len as f64, max).into_iter().map(|v| (v.round() as usize).clamp(1, len) - 1).collect()
+    } else {
+        linspace(0.0, (len - 1) as f64, max).into_iter().map(|v| v.round() as usize).collect()
+    };
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +252,54 @@ mod tests {
             let y: Vec<f64> = x.iter().map(|v| c * v.powf(p)).collect();
             prop_assert!((loglog_slope(&x, &y) - p).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn closed_forms() {
+        let v = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let (m, sd) = mean_sd(&v);
+        assert_eq!(m, 5.0);
+        assert!((sd - (32.0f64 / 7.0).sqrt()).abs() < 1e-15);
+        assert_eq!(quantile(&v, 0.5), median(&v));
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.25), 1.75);
+        assert_eq!((max(&v), min(&v)), (9.0, 2.0));
+        assert!(max(&[1.0, f64::NAN]).is_nan() && min(&[f64::NAN, 1.0]).is_nan());
+        assert_eq!(ranks(&[10.0, 30.0, 20.0, 20.0]), vec![0.0, 3.0, 1.5, 1.5]);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[1.0, 8.0, 27.0]) - 1.0).abs() < 1e-15);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-15);
+        assert!((log10_mean_exp(&[1000.0f64.ln(), 3000.0f64.ln()]) - 2000.0f64.log10()).abs() < 1e-12);
+        assert!((log10_mean_exp(&[1e4, 1e4]) - 1e4 / std::f64::consts::LN_10).abs() < 1e-9);
+        assert_eq!(r2(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0);
+        assert_eq!(r2(&[1.0, 2.0, 3.0], &[2.0, 2.0, 2.0]), 0.0);
+        assert_eq!(linspace(0.0, 1.0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert!((logspace(1.0, 100.0, 3)[1] - 10.0).abs() < 1e-12);
+        let t = thin_indices(1000, 10, false);
+        assert_eq!((t[0], *t.last().unwrap(), t.len()), (0, 999, 10));
+        let t = thin_indices(1000, 10, true);
+        assert_eq!((t[0], *t.last().unwrap()), (0, 999));
+        assert_eq!(thin_indices(3, 10, true), vec![0, 1, 2]);
+        // t quantiles: table and the expansion meet smoothly.
+        assert_eq!(t975(1), 12.706);
+        assert!((t975(31) - 2.0395).abs() < 2e-3 && (t975(1000) - 1.9623).abs() < 1e-3);
+    }
+
+    #[test]
+    fn fit_interval_covers_the_truth_at_the_nominal_rate() {
+        // y = 2x + 1 + noise: the 95 % interval of the slope covers 2 in about 95 % of draws.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let x: Vec<f64> = (0..8).map(|i| i as f64).collect();
+        let mut hits = 0;
+        for _ in 0..2000 {
+            let y: Vec<f64> =
+                x.iter().map(|v| 2.0 * v + 1.0 + rng.sample::<f64, _>(rand_distr::StandardNormal)).collect();
+            let f = linfit(&x, &y);
+            hits += (f.ci95.0 <= 2.0 && 2.0 <= f.ci95.1) as usize;
+        }
+        assert!((1850..=1950).contains(&hits), "coverage {hits}/2000");
+        let f = loglog_fit(&[1.0, 2.0, 4.0], &[1.0, 0.5, 0.25]);
+        assert!((f.slope + 1.0).abs() < 1e-12 && (f.r2 - 1.0).abs() < 1e-12);
+        assert!(loglog_fit(&[1.0, 2.0], &[1.0, -1.0]).slope.is_nan());
     }
 
     #[test]

@@ -10,13 +10,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use common::device::{DeviceChoice, probe};
+use common::device::DeviceChoice;
 use common::error::is_bad_input;
+use common::gpu::probe;
 use common::progress::Mode;
+use common::report::Gate;
 use common::report::baseline;
+use common::report::spec::{README_BEGIN, README_END, splice_readme};
 use common::study::Profile;
 use common::study::overrides::{keys, parse_assignment};
-use common::study::runner::{DEFAULT_SEED, RunOpts, default_cache_dir, resolve_config, run_study};
+use common::study::runner::{
+    DEFAULT_SEED, RunOpts, default_cache_dir, render, resolve_config, resolve_with_estimate, run_study,
+};
 use common::{BadInput, DynStudy};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,11 +68,36 @@ enum Cmd {
         /// Do not read or write the cell cache.
         #[arg(long)]
         no_cache: bool,
+        /// Validate every configuration and print its estimate; run nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// List the studies: slug, paper, number of claims (with --keys: the settable config keys).
+    /// Re-render reports from their saved results.json (no re-run): README, tables, figures, claims.
+    Render {
+        /// Study slugs, or `all`.
+        #[arg(required = true)]
+        studies: Vec<String>,
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+    /// List the studies: slug, paper, number of claims (--keys: the settable config keys;
+    /// --claims: every declared claim).
     List {
         #[arg(long)]
         keys: bool,
+        #[arg(long)]
+        claims: bool,
+    },
+    /// Rewrite the claims table of every studies/<slug>/README.md from the declarations
+    /// (--check: change nothing, exit 1 if one is stale).
+    Readme {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Start a new study from studies/_template: studies/<slug>/, registered in the CLI.
+    New {
+        /// The slug (lowercase words joined by `-`).
+        slug: String,
     },
     /// Re-read every claims.json under --out, print a table; exit 1 if a gated claim failed or
     /// (with --baseline) drifted beyond its tolerance from the baseline.
@@ -114,14 +144,24 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, BadInput> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Reproduce { studies, profile, seed, device, sets, out, jobs, force, no_cache } => {
+        Cmd::Reproduce { studies, profile, seed, device, sets, out, jobs, force, no_cache, dry_run } => {
             let profile: Profile = profile.parse()?;
             let device: DeviceChoice = device.parse()?;
             let sets = parse_sets(&sets)?;
             let selected = select(&studies)?;
+            if jobs == Some(0) {
+                return Err(BadInput::new("--jobs 0: accepted a number of threads >= 1").into());
+            }
             // Validate every input before any study runs.
+            let mut estimates = vec![];
             for s in &selected {
-                resolve_config(s.as_ref(), profile, &sets)?;
+                estimates.push(resolve_with_estimate(s.as_ref(), profile, &sets)?.1);
+            }
+            if dry_run {
+                for (s, e) in selected.iter().zip(&estimates) {
+                    println!("{}: configuration valid ({}); needs {}", s.slug(), profile.as_str(), e.describe());
+                }
+                return Ok(ExitCode::SUCCESS);
             }
             let probed = probe(device)?;
             let opts = RunOpts {
@@ -162,18 +202,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::List { keys: show_keys } => {
+        Cmd::Render { studies, out } => {
+            let selected = select(&studies)?;
+            for s in &selected {
+                let sum = render(s.as_ref(), &out)?;
+                eprintln!("   {}: {}/{} gated claims passed -> {}", sum.slug, sum.passed, sum.gated, sum.dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Readme { check } => {
+            let mut stale = 0;
+            for s in repro::registry::all() {
+                let path = PathBuf::from("studies").join(s.slug()).join("README.md");
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| BadInput::new(format!("{}: {e} (run from the repository root)", path.display())))?;
+                let Some(new) = splice_readme(&text, s.claims()) else {
+                    return Err(BadInput::new(format!(
+                        "{} lacks the claims markers `{README_BEGIN}` ... `{README_END}`",
+                        path.display()
+                    ))
+                    .into());
+                };
+                if new != text {
+                    stale += 1;
+                    if check {
+                        println!("stale: {}", path.display());
+                    } else {
+                        std::fs::write(&path, new)?;
+                        println!("rewrote the claims table of {}", path.display());
+                    }
+                }
+            }
+            Ok(if check && stale > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Cmd::New { slug } => {
+            repro::scaffold::new_study(std::path::Path::new("."), &slug)?;
+            println!(
+                "created studies/{slug}/ (registered in repro/src/registry.rs and repro/Cargo.toml); next: fill in \
+                 src/lib.rs and README.md, then `cargo test --release -p repro --test studies {}`",
+                slug.replace('-', "_")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::List { keys: show_keys, claims: show_claims } => {
             for s in repro::registry::all() {
                 let p = s.paper();
-                // The number of claims is known after a run; the quick report holds it.
-                let n = std::fs::read_to_string(format!("reports/{}/claims.json", s.slug()))
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v["claims"].as_array().map(|a| a.len().to_string()))
-                    .unwrap_or_else(|| "?".into());
+                let n = s.claims().len();
                 println!("{:<34} {:>3} claims  {} (arXiv:{})", s.slug(), n, p.title, p.arxiv);
                 if show_keys {
                     println!("    keys: {}", keys(&s.config_json(Profile::Quick)).join(", "));
+                }
+                if show_claims {
+                    for c in s.claims() {
+                        let gate = match c.gate {
+                            Gate::Gated => c.expect.describe(),
+                            Gate::NotGated(_) => format!("{} (not gated)", c.expect.describe()),
+                        };
+                        println!("    {:<14} {:<24} {}  [{}]", c.id, gate, c.statement, c.source);
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -189,6 +275,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let rows = baseline::check(&out, base.as_deref())?;
             print!("{}", baseline::render(&rows));
+            // Every study of the baseline must have been reproduced.
+            let missing = base.as_deref().map(|b| baseline::missing(&out, b)).transpose()?.unwrap_or_default();
+            for m in &missing {
+                println!("{m}: in the baseline, but no report under {}", out.display());
+            }
             let failed = rows.iter().filter(|r| r.gated && !r.passed).count();
             let drifted = rows.iter().filter(|r| !r.stable).count();
             let studies: std::collections::BTreeSet<_> = rows.iter().map(|r| r.study.as_str()).collect();
@@ -200,7 +291,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 failed,
                 drifted
             );
-            Ok(if failed + drifted == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if failed + drifted + missing.len() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Config { study, profile, sets } => {
             let s = select(&[study])?.remove(0);

@@ -1,20 +1,36 @@
-//! Every study the CLI knows: one line per study crate (keep sorted by slug).
+//! Every study the CLI knows: one line per study crate in [`for_each_study!`] (keep sorted by
+//! slug), and its dependency in `repro/Cargo.toml`. The generic test suite
+//! (`repro/tests/studies.rs`) is generated from the same list, so a registered study is tested.
 use common::DynStudy;
+
+/// Calls `$m! { crate_a::StudyA, crate_b::StudyB, ... }` with every registered study.
+#[macro_export]
+macro_rules! for_each_study {
+    ($m:ident) => {
+        $m! {
+            // studies: one line each, `<crate>::<StudyType>,`
+            batch_hessian_rmt::BatchHessianRmt,
+            deep_linear_dynamics::DeepLinearDynamics,
+            hessian_bulk_outliers::HessianBulkOutliers,
+            highdim_generalization_dynamics::HighdimGeneralizationDynamics,
+            lsa_one_step_gd::LsaOneStepGd,
+            matrix_sensing_overparam::MatrixSensingOverparam,
+            mfac::Mfac,
+            ntk_convergence::NtkConvergence,
+            sgd_stability_trace::SgdStabilityTrace,
+        }
+    };
+}
+
+macro_rules! boxed {
+    ($($krate:ident :: $ty:ident),* $(,)?) => {
+        vec![$(Box::new(::$krate::$ty) as Box<dyn DynStudy>),*]
+    };
+}
 
 /// All registered studies, sorted by slug.
 pub fn all() -> Vec<Box<dyn DynStudy>> {
-    let mut v: Vec<Box<dyn DynStudy>> = vec![
-        // studies: one line each, `Box::new(<crate>::<StudyType>),`
-        Box::new(batch_hessian_rmt::BatchHessianRmt),
-        Box::new(deep_linear_dynamics::DeepLinearDynamics),
-        Box::new(hessian_bulk_outliers::HessianBulkOutliers),
-        Box::new(highdim_generalization_dynamics::HighdimGeneralizationDynamics),
-        Box::new(lsa_one_step_gd::LsaOneStepGd),
-        Box::new(matrix_sensing_overparam::MatrixSensingOverparam),
-        Box::new(mfac::Mfac),
-        Box::new(ntk_convergence::NtkConvergence),
-        Box::new(sgd_stability_trace::SgdStabilityTrace),
-    ];
+    let mut v: Vec<Box<dyn DynStudy>> = for_each_study!(boxed);
     v.sort_by_key(|s| s.slug());
     v
 }

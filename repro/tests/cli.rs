@@ -33,7 +33,7 @@ fn bad_input_exits_2_with_a_one_line_message() {
     for (args, want) in cases {
         let o = repro(&args, dir.path());
         // `--device cuda` is only an error where no GPU is usable (always, on CI).
-        if args.contains(&"cuda") && common::device::cuda_unavailable_reason().is_none() {
+        if args.contains(&"cuda") && common::gpu::cuda_unavailable_reason().is_none() {
             continue;
         }
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
@@ -53,6 +53,46 @@ fn bad_input_exits_2_with_a_one_line_message() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("bad value"), "{}", stderr(&o));
     assert!(!Path::new(out).join(FAST_STUDY).exists(), "bad input must not write a report");
+
+    // Nothing runs before a validation error: with two studies, the second one's bad value stops
+    // the command before the first one starts.
+    let o = repro(&["reproduce", FAST_STUDY, "no-such-study", "--out", out], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!Path::new(out).join(FAST_STUDY).exists(), "a study ran before the input was refused");
+    let o = repro(&["reproduce", "all", "--set", "no_such_key=1", "--out", out], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!Path::new(out).exists(), "a study ran before the input was refused");
+    let o = repro(&["render", FAST_STUDY, "--out", out], dir.path());
+    assert_eq!(o.status.code(), Some(2), "render without a report: {}", stderr(&o));
+    assert!(stderr(&o).contains("cannot render"), "{}", stderr(&o));
+    let o = repro(&["reproduce", FAST_STUDY, "--jobs", "0", "--out", out], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = repro(&["new", "Bad_Slug"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn dry_run_list_and_readme_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let o = repro(&["reproduce", "all", "--dry-run"], &root);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("configuration valid")).count(),
+        repro::registry::all().len(),
+        "{text}"
+    );
+    let o = repro(&["list", "--claims", "--keys"], &root);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    for s in repro::registry::all() {
+        assert!(text.contains(s.slug()), "{text}");
+        for c in s.claims() {
+            assert!(text.contains(c.statement), "{}: {} not listed", s.slug(), c.id);
+        }
+    }
+    let o = repro(&["readme", "--check"], &root);
+    assert_eq!(o.status.code(), Some(0), "stale study READMEs: {}", String::from_utf8_lossy(&o.stdout));
 }
 
 #[test]
@@ -62,7 +102,7 @@ fn a_study_writes_its_whole_report_and_checks_clean() {
     let o = repro(&["reproduce", FAST_STUDY, "--out", out.to_str().unwrap(), "--no-cache"], dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = out.join(FAST_STUDY);
-    for f in ["README.md", "claims.json", "manifest.json"] {
+    for f in ["README.md", "claims.json", "manifest.json", "results.json"] {
         assert!(r.join(f).is_file(), "{f} missing");
     }
     for (sub, exts) in [("tables", ["csv", "parquet"]), ("figures", ["svg", "png"])] {
@@ -96,6 +136,17 @@ fn a_study_writes_its_whole_report_and_checks_clean() {
     }
     let c = repro(&["check", "--out", out.to_str().unwrap(), "--baseline", out.to_str().unwrap()], dir.path());
     assert_eq!(c.status.code(), Some(0), "{}", String::from_utf8_lossy(&c.stdout));
+    // Re-rendered from results.json: the same README byte for byte.
+    let readme = std::fs::read(r.join("README.md")).unwrap();
+    let o = repro(&["render", FAST_STUDY, "--out", out.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(r.join("README.md")).unwrap(), readme);
+    // A baseline with a study the run did not produce is a failed check.
+    let base = dir.path().join("base");
+    std::fs::create_dir_all(base.join("other-study")).unwrap();
+    std::fs::copy(r.join("claims.json"), base.join("other-study/claims.json")).unwrap();
+    let c = repro(&["check", "--out", out.to_str().unwrap(), "--baseline", base.to_str().unwrap()], dir.path());
+    assert_eq!(c.status.code(), Some(1), "{}", String::from_utf8_lossy(&c.stdout));
 
     // Killed midway: the earlier report stays whole.
     let before = std::fs::read_to_string(r.join("claims.json")).unwrap();
@@ -132,7 +183,7 @@ fn stub_libcuda(root: &Path, name: &str, src: &str) -> Option<std::path::PathBuf
 /// a one-line exit 2 for `cuda`: never a panic.
 #[test]
 fn broken_cuda_stacks_fall_back_cleanly() {
-    if common::device::cuda_unavailable_reason().is_none() {
+    if common::gpu::cuda_unavailable_reason().is_none() {
         eprintln!("skipped: this machine has a working GPU");
         return;
     }

@@ -11,12 +11,16 @@ use std::path::{Path, PathBuf};
 /// Features (one row per sample) and labels (class index or regression target).
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// Features, `n x p`: one row per sample.
     pub x: Array2<f64>,
+    /// Labels, one per sample: a class index stored as `f64`, or a regression target.
     pub y: Vec<f64>,
+    /// Names of the `p` feature columns.
     pub feature_names: Vec<String>,
 }
 
 impl Dataset {
+    /// Number of samples (rows of `x`).
     pub fn n(&self) -> usize {
         self.x.nrows()
     }
@@ -24,6 +28,7 @@ impl Dataset {
     pub fn classes(&self) -> Vec<usize> {
         self.y.iter().map(|&v| v as usize).collect()
     }
+    /// Number of classes: the largest class index plus one (0 when there are no samples).
     pub fn num_classes(&self) -> usize {
         self.classes().iter().max().map_or(0, |m| m + 1)
     }
@@ -54,6 +59,7 @@ pub enum Shipped {
 }
 
 impl Shipped {
+    /// File name of the set inside `data/` (gzipped CSV).
     pub fn file(self) -> &'static str {
         match self {
             Shipped::Digits => "digits.csv.gz",

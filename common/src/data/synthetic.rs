@@ -5,7 +5,8 @@ use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::{gaussian_mat, gaussian_vec, haar_orthogonal, permutation};
+use crate::linalg::haar_orthogonal;
+use crate::rng::{gaussian_mat, gaussian_vec, permutation};
 
 /// Inputs and real targets.
 #[derive(Clone, Debug)]
@@ -19,12 +20,16 @@ pub struct Regression {
 /// Inputs and class labels in `0..n_classes`.
 #[derive(Clone, Debug)]
 pub struct Classification {
+    /// n x d inputs.
     pub x: Array2<f64>,
+    /// n class labels, each in `0..n_classes`.
     pub labels: Vec<usize>,
+    /// Number of classes.
     pub n_classes: usize,
 }
 
 impl Classification {
+    /// Number of samples.
     pub fn n(&self) -> usize {
         self.x.nrows()
     }
@@ -59,12 +64,16 @@ pub fn one_hot(labels: &[usize], k: usize) -> Array2<f64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TeacherAct {
+    /// Identity.
     Linear,
+    /// `max(z, 0)`.
     Relu,
+    /// `tanh(z)`.
     Tanh,
 }
 
 impl TeacherAct {
+    /// The activation at a scalar pre-activation `z`.
     pub fn apply(self, z: f64) -> f64 {
         match self {
             TeacherAct::Linear => z,
@@ -77,10 +86,12 @@ impl TeacherAct {
 /// Linear teacher `y = x . w`.
 #[derive(Clone, Debug)]
 pub struct LinearTeacher {
+    /// The d teacher weights `w*`.
     pub w: Array1<f64>,
 }
 
 impl LinearTeacher {
+    /// Noiseless targets `x w*` for n x d inputs `x`.
     pub fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
         x.dot(&self.w)
     }
@@ -89,12 +100,16 @@ impl LinearTeacher {
 /// Two-layer teacher `f(x) = a . act(W x) / sqrt(width)`, `W` width x d.
 #[derive(Clone, Debug)]
 pub struct TwoLayerTeacher {
+    /// width x d first-layer weights `W`.
     pub w: Array2<f64>,
+    /// The width second-layer weights `a`.
     pub a: Array1<f64>,
+    /// The hidden activation.
     pub act: TeacherAct,
 }
 
 impl TwoLayerTeacher {
+    /// Noiseless targets `a . act(W x) / sqrt(width)` for n x d inputs `x` (one per row).
     pub fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
         let h = x.dot(&self.w.t()).mapv(|z| self.act.apply(z));
         h.dot(&self.a) / (self.a.len() as f64).sqrt()
@@ -219,6 +234,7 @@ pub struct MatrixSensing {
 }
 
 impl MatrixSensing {
+    /// Number of measurements m.
     pub fn n_meas(&self) -> usize {
         self.a.len_of(Axis(0))
     }
@@ -337,10 +353,13 @@ fn mod_inverse(b: u128, p: u128) -> Option<u128> {
 /// The full table of `c = a op b mod p`, split at random into train and test.
 #[derive(Clone, Debug)]
 pub struct ModularData {
+    /// The modulus p (also the number of classes).
     pub p: usize,
+    /// The operation.
     pub op: ModOp,
     /// `(a, b, c)` triples.
     pub train: Vec<(usize, usize, usize)>,
+    /// Held-out `(a, b, c)` triples.
     pub test: Vec<(usize, usize, usize)>,
 }
 
@@ -357,10 +376,12 @@ impl ModularData {
         }
         (x, y)
     }
+    /// The training triples encoded (see [`encode`](Self::encode)), `p` classes.
     pub fn train_set(&self) -> Classification {
         let (x, labels) = self.encode(&self.train);
         Classification { x, labels, n_classes: self.p }
     }
+    /// The test triples encoded (see [`encode`](Self::encode)), `p` classes.
     pub fn test_set(&self) -> Classification {
         let (x, labels) = self.encode(&self.test);
         Classification { x, labels, n_classes: self.p }

@@ -24,11 +24,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// What the probe found, for the manifest and `gpu-check`.
 #[derive(Clone, Debug)]
 pub struct GpuInfo {
+    /// The device's name.
     pub name: String,
+    /// Compute capability `(major, minor)`, e.g. (9, 0) for `sm_90`.
     pub compute_capability: (i32, i32),
     /// CUDA version the driver supports, e.g. (13, 0).
     pub driver_cuda: (i32, i32),
+    /// NVRTC version `(major, minor)`.
     pub nvrtc: (i32, i32),
+    /// Total device memory in GiB (2^30 bytes).
     pub memory_gib: f64,
 }
 
@@ -71,6 +75,7 @@ pub struct Cuda {
     blas: Mutex<cudarc::cublas::CudaBlas>,
     k32: Kernels,
     k64: Kernels,
+    /// What the probe found.
     pub info: GpuInfo,
 }
 

@@ -18,15 +18,27 @@ fn gpu() -> anyhow::Result<&'static Cuda> {
 /// Which curvature matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Curvature {
+    /// The exact Hessian of the mean loss.
     Hessian,
+    /// The generalised Gauss-Newton matrix.
     GaussNewton,
 }
 
 /// See the module docs.
 pub enum CurvatureOp<'a> {
+    /// The exact Hessian on the CPU.
     CpuHessian(HessianOp<'a, Mlp>),
+    /// The Gauss-Newton matrix on the CPU.
     CpuGgn(GgnOp<'a, Mlp>),
-    Cuda { dev: Box<DevMlp<'static, Cuda, f64>>, w: CudaSlice<f64>, kind: Curvature },
+    /// Either matrix on the GPU, in f64.
+    Cuda {
+        /// The network with its batch resident on the GPU.
+        dev: Box<DevMlp<'static, Cuda, f64>>,
+        /// The parameters the curvature is taken at, on the GPU.
+        w: CudaSlice<f64>,
+        /// Which matrix.
+        kind: Curvature,
+    },
 }
 
 /// The curvature operator of `mlp`'s mean loss on `(x, y)` at `w`, on `device`.

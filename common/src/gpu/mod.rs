@@ -17,6 +17,45 @@ pub mod cuda;
 mod curvature;
 pub mod host;
 mod ops;
+/// Why no GPU can be used on this machine, or `None` if one can (the probe of
+/// [`cuda::Cuda::shared`], run once per process; it never panics).
+pub fn cuda_unavailable_reason() -> Option<String> {
+    cuda::Cuda::shared().err()
+}
+
+/// The probed GPU's description (name, architecture, driver and NVRTC versions), if any.
+pub fn cuda_description() -> Option<String> {
+    cuda::Cuda::shared().ok().map(|g| g.info.to_string())
+}
+
+/// Resolve the user's choice against what the machine has.
+pub fn probe(choice: crate::device::DeviceChoice) -> Result<crate::device::Probed, crate::BadInput> {
+    match choice {
+        crate::device::DeviceChoice::Cpu => {
+            Ok(crate::device::Probed { device: crate::device::Device::Cpu, note: "cpu requested".into() })
+        }
+        crate::device::DeviceChoice::Auto => match cuda_unavailable_reason() {
+            None => Ok(crate::device::Probed {
+                device: crate::device::Device::Cuda,
+                note: format!("auto: {}", cuda_description().unwrap_or_default()),
+            }),
+            Some(why) => Ok(crate::device::Probed {
+                device: crate::device::Device::Cpu,
+                note: format!("auto: no usable GPU ({why})"),
+            }),
+        },
+        crate::device::DeviceChoice::Cuda => match cuda_unavailable_reason() {
+            None => Ok(crate::device::Probed {
+                device: crate::device::Device::Cuda,
+                note: format!("cuda: {}", cuda_description().unwrap_or_default()),
+            }),
+            Some(why) => Err(crate::BadInput::new(format!(
+                "--device cuda asked for, but no usable GPU: {why}; use --device cpu or auto"
+            ))),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -30,18 +69,34 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub};
 /// Errors of the device path.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
+    /// No GPU can be used (the probe's reason).
     #[error("no usable GPU: {0}")]
     Unavailable(String),
+    /// A CUDA driver call failed.
     #[error("CUDA driver error in {what}: {msg}")]
-    Driver { what: &'static str, msg: String },
+    Driver {
+        /// The operation that failed.
+        what: &'static str,
+        /// The driver's error.
+        msg: String,
+    },
+    /// A cuBLAS call failed.
     #[error("cuBLAS error: {0}")]
     Blas(String),
+    /// NVRTC failed to compile the kernels.
     #[error("NVRTC could not compile {name}:\n{log}")]
-    Compile { name: String, log: String },
+    Compile {
+        /// The program compiled.
+        name: String,
+        /// The compiler log.
+        log: String,
+    },
+    /// An input the device path does not handle (shapes, targets, sizes past `i32`).
     #[error("not supported on the device path: {0}")]
     Unsupported(String),
 }
 
+/// A result of the device path.
 pub type GpuResult<T> = Result<T, GpuError>;
 
 /// A device scalar: f32 or f64.
@@ -67,12 +122,19 @@ pub trait Real:
     const C_NAME: &'static str;
     /// Relative tolerance of the CPU-parity tests (1e-5 in f32, 1e-10 in f64).
     const PARITY_RTOL: f64;
+    /// Conversion from f64 (rounding to nearest in f32).
     fn from_f64(x: f64) -> Self;
+    /// Conversion to f64 (exact).
     fn to_f64(self) -> f64;
+    /// `e^x`.
     fn exp(self) -> Self;
+    /// Natural logarithm.
     fn ln(self) -> Self;
+    /// `ln(1 + x)`.
     fn ln_1p(self) -> Self;
+    /// Hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// Square root.
     fn sqrt(self) -> Self;
     /// One cuBLAS GEMM in this precision (`Sgemm` / `Dgemm`).
     fn cublas_gemm(
@@ -140,18 +202,31 @@ impl_real!(f64, "double", 1e-10);
 /// leading dimension (the stride between columns of the stored matrix).
 #[derive(Clone, Copy, Debug)]
 pub struct GemmArgs<T> {
+    /// Use `A^T`.
     pub ta: bool,
+    /// Use `B^T`.
     pub tb: bool,
+    /// Rows of `op(A)` and `C`.
     pub m: usize,
+    /// Columns of `op(B)` and `C`.
     pub n: usize,
+    /// Columns of `op(A)`, rows of `op(B)`.
     pub k: usize,
+    /// Scale of the product.
     pub alpha: T,
+    /// Element offset of `A` in its buffer.
     pub aoff: usize,
+    /// Leading dimension of the stored `A`.
     pub lda: usize,
+    /// Element offset of `B` in its buffer.
     pub boff: usize,
+    /// Leading dimension of the stored `B`.
     pub ldb: usize,
+    /// Scale of the old `C` (0: `C` is not read, even if it holds NaN).
     pub beta: T,
+    /// Element offset of `C` in its buffer.
     pub coff: usize,
+    /// Leading dimension of `C`.
     pub ldc: usize,
 }
 
@@ -191,13 +266,18 @@ pub trait Backend: Sync {
 
     /// "host twin" or the GPU's name, driver and NVRTC versions.
     fn label(&self) -> String;
+    /// A new device buffer holding a copy of `host`.
     fn upload<T: Real>(&self, host: &[T]) -> GpuResult<Self::Buf<T>>;
+    /// A host copy of the whole buffer.
     fn download<T: Real>(&self, buf: &Self::Buf<T>) -> GpuResult<Vec<T>>;
+    /// A new zero-filled buffer of `len` elements.
     fn zeros<T: Real>(&self, len: usize) -> GpuResult<Self::Buf<T>>;
+    /// Number of elements in `buf`.
     fn len<T: Real>(&self, buf: &Self::Buf<T>) -> usize;
     /// Wait until every queued operation finished (timing).
     fn synchronize(&self) -> GpuResult<()>;
 
+    /// `C = alpha op(A) op(B) + beta C`, column-major as described by `g` (see [`GemmArgs`]).
     fn gemm<T: Real>(&self, g: &GemmArgs<T>, a: &Self::Buf<T>, b: &Self::Buf<T>, c: &mut Self::Buf<T>)
     -> GpuResult<()>;
     /// `z[i, j] = b[boff + j]` (a layer without a bias starts from a fresh, zeroed buffer).
@@ -209,7 +289,9 @@ pub trait Backend: Sync {
         n: usize,
         h: usize,
     ) -> GpuResult<()>;
+    /// `a = σ(z)` elementwise.
     fn act_fwd<T: Real>(&self, act: Activation, z: &Self::Buf<T>, a: &mut Self::Buf<T>) -> GpuResult<()>;
+    /// `d *= σ'(z)` elementwise, given `z` and `a = σ(z)` (backprop through the activation).
     fn mul_d1<T: Real>(
         &self,
         act: Activation,
@@ -217,6 +299,7 @@ pub trait Backend: Sync {
         z: &Self::Buf<T>,
         a: &Self::Buf<T>,
     ) -> GpuResult<()>;
+    /// `ra = r * σ'(z)` elementwise: the R-operator through the activation.
     fn r_act<T: Real>(
         &self,
         act: Activation,
@@ -225,6 +308,8 @@ pub trait Backend: Sync {
         z: &Self::Buf<T>,
         a: &Self::Buf<T>,
     ) -> GpuResult<()>;
+    /// R-backward through the activation, elementwise: `rda = rda σ'(z) + da σ''(z) rz`, then
+    /// `da *= σ'(z)`.
     #[allow(clippy::too_many_arguments)]
     fn r_bwd<T: Real>(
         &self,
@@ -304,6 +389,7 @@ pub trait Backend: Sync {
         b: T,
         len: usize,
     ) -> GpuResult<()>;
+    /// `x[off..off+len] *= a`.
     fn scale<T: Real>(&self, x: &mut Self::Buf<T>, off: usize, a: T, len: usize) -> GpuResult<()>;
     /// `sum_i x[xoff + i] y[yoff + i]` (or `sum_i x[xoff + i]` without `y`), reduced on the
     /// device; only the scalar comes back.
@@ -316,6 +402,7 @@ pub trait Backend: Sync {
     ) -> GpuResult<T>;
     /// `x[off + i] = +-1` from splitmix64(seed ^ splitmix64(i)): identical on every backend.
     fn rademacher<T: Real>(&self, x: &mut Self::Buf<T>, off: usize, seed: u64, len: usize) -> GpuResult<()>;
+    /// `dst[doff..doff+len] = src[soff..soff+len]`.
     fn copy<T: Real>(
         &self,
         dst: &mut Self::Buf<T>,

@@ -65,13 +65,16 @@ pub struct Tape<B: Backend, T: Real> {
 /// An [`Mlp`] with its data resident on a backend: inputs `n x d` and dense per-row target
 /// weights `n x k` (class labels become one-hot rows, as the CPU losses read them).
 pub struct DevMlp<'b, B: Backend, T: Real> {
+    /// The backend holding the data.
     pub be: &'b B,
+    /// The network (sizes, activation, bias, loss); its parameter layout is the device layout.
     pub spec: Mlp,
     x: B::Buf<T>,
     y: B::Buf<T>,
     n: usize,
     /// Gradient / HVP / GNVP evaluations, like [`crate::models::Problem`]'s counters.
     pub grads: AtomicUsize,
+    /// HVP and GNVP evaluations (one per [`DevMlp::hvp`] or [`DevMlp::gnvp`]).
     pub hvps: AtomicUsize,
 }
 
@@ -112,9 +115,11 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
         })
     }
 
+    /// Length `p` of the flat parameter vector.
     pub fn num_params(&self) -> usize {
         crate::models::Model::num_params(&self.spec)
     }
+    /// Number of samples `n` in the resident batch.
     pub fn n(&self) -> usize {
         self.n
     }
@@ -426,18 +431,24 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
 
 /// A symmetric operator on device vectors (`out = A v`).
 pub trait DevLinOp<B: Backend, T: Real> {
+    /// The dimension of the space the operator acts on.
     fn dim(&self) -> usize;
+    /// `out = A v`, both device vectors of length `dim`.
     fn apply(&self, v: &B::Buf<T>, out: &mut B::Buf<T>) -> GpuResult<()>;
 }
 
 /// The loss Hessian (or its Gauss-Newton part) of a [`DevMlp`] at fixed device parameters.
 pub struct DevHessian<'m, 'b, B: Backend, T: Real> {
+    /// The network and its resident batch.
     pub mlp: &'m DevMlp<'b, B, T>,
+    /// The parameters the curvature is taken at (on the device).
     pub w: B::Buf<T>,
+    /// Apply the Gauss-Newton matrix instead of the exact Hessian.
     pub gauss_newton: bool,
 }
 
 impl<'m, 'b, B: Backend, T: Real> DevHessian<'m, 'b, B, T> {
+    /// The curvature of `mlp` at the host parameters `w` (uploaded once).
     pub fn new(mlp: &'m DevMlp<'b, B, T>, w: ArrayView1<f64>, gauss_newton: bool) -> GpuResult<Self> {
         Ok(DevHessian { mlp, w: mlp.upload_params(w)?, gauss_newton })
     }

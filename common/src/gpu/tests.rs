@@ -216,8 +216,8 @@ fn probe_without_a_gpu_is_a_clean_error() {
         Ok(g) => assert!(!g.info.name.is_empty()),
         Err(why) => {
             assert!(!why.is_empty());
-            assert!(crate::device::probe(crate::device::DeviceChoice::Cuda).is_err());
-            let auto = crate::device::probe(crate::device::DeviceChoice::Auto).unwrap();
+            assert!(crate::gpu::probe(crate::device::DeviceChoice::Cuda).is_err());
+            let auto = crate::gpu::probe(crate::device::DeviceChoice::Auto).unwrap();
             assert_eq!(auto.device, crate::device::Device::Cpu);
             assert!(auto.note.contains(&why), "{}", auto.note);
         }

@@ -1,5 +1,7 @@
 //! Dense factorizations through faer (not hand-written), on ndarray inputs.
-use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
 /// Borrow an ndarray view as a faer view (no copy; any strides, including transposed views).
@@ -41,9 +43,15 @@ pub fn is_sequential() -> bool {
     SEQUENTIAL.get()
 }
 
-/// The parallelism for a product of `work` multiply-adds on this thread.
-fn par_for(work: usize) -> Par {
-    if work >= 1 << 18 && !is_sequential() { Par::rayon(0) } else { Par::Seq }
+/// The parallelism of an `m x k x n` product on this thread: the current rayon pool from 2^18
+/// multiply-adds on, except for matrix-vector shapes, so that the numbers never depend on the
+/// thread count. faer's parallel GEMM only splits the output into tiles (every entry's sum over
+/// `k` runs in the same order whatever the thread count; `linalg::tests` checks it bitwise), but
+/// its matrix-vector kernel for a column-major matrix (`1 x k x n`, or `m x k x 1` with a
+/// column-major `a`) cuts `k` into one slice per thread and adds the partial sums, so one output
+/// row or column runs sequentially (memory-bound anyway).
+fn par_for(m: usize, k: usize, n: usize) -> Par {
+    if m > 1 && n > 1 && m * k * n >= 1 << 18 && !is_sequential() { Par::rayon(0) } else { Par::Seq }
 }
 
 /// Clear the upper halves of the AVX registers after a faer kernel: legacy-SSE code that runs
@@ -134,7 +142,7 @@ pub fn gemm_new(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Array2<f64> {
     assert_eq!(a.ncols(), b.nrows(), "gemm_new: shape mismatch");
     let (m, n) = (a.nrows(), b.ncols());
     let mut c = Array2::<f64>::uninit((m, n));
-    let par = par_for(m * a.ncols() * n);
+    let par = par_for(m, a.ncols(), n);
     // SAFETY: `c` is a fresh standard-layout m x n allocation; faer writes all of it with
     // `Accum::Replace` and never reads it, so every element is initialized afterwards.
     unsafe {
@@ -150,12 +158,12 @@ pub fn gemm_new(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Array2<f64> {
 
 /// `c = a b + beta c` with `beta` 0 or 1: faer's GEMM on the current rayon pool for large
 /// products (faster than matrixmultiply on the MLP's shapes, see `benches/gemm.rs`), sequential
-/// below 2^18 multiply-adds.
+/// below 2^18 multiply-adds and for one output row or column (see [`par_for`]).
 pub fn gemm(a: &ArrayView2<f64>, b: &ArrayView2<f64>, beta: f64, c: &mut ArrayViewMut2<f64>) {
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
     assert!(a.ncols() == b.nrows() && c.dim() == (a.nrows(), b.ncols()), "gemm: shape mismatch");
     let accum = if beta == 0.0 { Accum::Replace } else { Accum::Add };
-    let par = par_for(a.nrows() * a.ncols() * b.ncols());
+    let par = par_for(a.nrows(), a.ncols(), b.ncols());
     matmul(faer_mut(c), accum, a, b, par);
 }
 
@@ -169,34 +177,118 @@ pub fn from_faer(m: faer::MatRef<f64>) -> Array2<f64> {
     Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
 }
 
+/// The parallelism of the factorizations below: sequential, never the pool size. faer's
+/// factorizations (and its default, `get_global_parallelism()` = `Par::rayon(0)`) split their
+/// work by the thread count in ways that change the rounding (the QR of a 100 x 100 matrix, the
+/// eigenvectors of a 100 x 100 one and the singular values of a 300 x 300 one came out different
+/// in the last bits on 1 and 3 threads), and on 2 cores the parallel versions are no faster
+/// (measured at n = 100..2000: parallel QR 3x slower than sequential at n = 100-300, eigh and
+/// SVD equal within noise). Sequential gives the numbers the old default gave on one thread.
+const FACTOR_PAR: Par = Par::Seq;
+
 /// Thin QR: `a = q r` with `q` (m x k) orthonormal columns and `r` (k x n) upper triangular,
 /// k = min(m, n).
 pub fn qr(a: &Array2<f64>) -> (Array2<f64>, Array2<f64>) {
-    let f = to_faer(a.view());
-    let d = f.qr();
-    (from_faer(d.compute_thin_Q().as_ref()), from_faer(d.thin_R()))
+    use faer::linalg::{householder, qr::no_pivoting::factor};
+    let (m, n) = a.dim();
+    let k = m.min(n);
+    let mut f = to_faer(a.view());
+    let block = factor::recommended_block_size::<f64>(m, n);
+    let mut coeff = Mat::<f64>::zeros(block, k);
+    let scratch = factor::qr_in_place_scratch::<f64>(m, n, block, FACTOR_PAR, Default::default());
+    factor::qr_in_place(
+        f.as_mut(),
+        coeff.as_mut(),
+        FACTOR_PAR,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    );
+    // The Householder vectors: unit lower trapezoidal (m x k) below R.
+    let basis = Mat::<f64>::from_fn(m, k, |i, j| match i.cmp(&j) {
+        std::cmp::Ordering::Greater => f[(i, j)],
+        std::cmp::Ordering::Equal => 1.0,
+        std::cmp::Ordering::Less => 0.0,
+    });
+    let mut q = Mat::<f64>::identity(m, k);
+    let scratch = householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(m, block, k);
+    householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        basis.as_ref(),
+        coeff.as_ref(),
+        Conj::No,
+        q.as_mut(),
+        FACTOR_PAR,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+    );
+    let r = Array2::from_shape_fn((k, n), |(i, j)| if j >= i { f[(i, j)] } else { 0.0 });
+    (from_faer(q.as_ref()), r)
+}
+
+/// Eigenvalues (ascending) and, if asked, eigenvectors (columns) of a symmetric matrix, reading
+/// its lower triangle.
+fn self_adjoint_evd(a: &Array2<f64>, vectors: bool) -> (Array1<f64>, Option<Array2<f64>>) {
+    use faer::linalg::evd::{self, ComputeEigenvectors};
+    let n = a.nrows();
+    assert_eq!(n, a.ncols(), "eigh: the matrix must be square");
+    let mut s = Diag::<f64>::zeros(n);
+    let mut u = vectors.then(|| Mat::<f64>::zeros(n, n));
+    let which = if vectors { ComputeEigenvectors::Yes } else { ComputeEigenvectors::No };
+    let scratch = evd::self_adjoint_evd_scratch::<f64>(n, which, FACTOR_PAR, Default::default());
+    evd::self_adjoint_evd(
+        to_faer(a.view()).as_ref(),
+        s.as_mut(),
+        u.as_mut().map(|u| u.as_mut()),
+        FACTOR_PAR,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .expect("symmetric eigen-decomposition converged");
+    (Array1::from_shape_fn(n, |i| s[i]), u.map(|u| from_faer(u.as_ref())))
 }
 
 /// Symmetric eigen-decomposition: eigenvalues ascending and eigenvectors as columns.
 /// Only the lower triangle of `a` is read.
 pub fn eigh(a: &Array2<f64>) -> (Array1<f64>, Array2<f64>) {
-    let f = to_faer(a.view());
-    let e = f.self_adjoint_eigen(Side::Lower).expect("symmetric eigen-decomposition converged");
-    let s = e.S();
-    let vals = Array1::from_shape_fn(a.nrows(), |i| s[i]);
-    (vals, from_faer(e.U()))
+    let (vals, vecs) = self_adjoint_evd(a, true);
+    (vals, vecs.expect("eigenvectors were asked for"))
 }
 
 /// Eigenvalues (ascending) of a symmetric matrix.
 pub fn eigvalsh(a: &Array2<f64>) -> Array1<f64> {
-    let f = to_faer(a.view());
-    Array1::from(f.self_adjoint_eigenvalues(Side::Lower).expect("symmetric eigenvalues converged"))
+    self_adjoint_evd(a, false).0
 }
 
 /// Singular values, descending.
 pub fn singular_values(a: &Array2<f64>) -> Array1<f64> {
-    let f = to_faer(a.view());
-    Array1::from(f.singular_values().expect("svd converged"))
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.dim();
+    let mut s = Diag::<f64>::zeros(m.min(n));
+    let no = ComputeSvdVectors::No;
+    let scratch = svd::svd_scratch::<f64>(m, n, no, no, FACTOR_PAR, Default::default());
+    svd::svd(
+        to_faer(a.view()).as_ref(),
+        s.as_mut(),
+        None,
+        None,
+        FACTOR_PAR,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .expect("svd converged");
+    Array1::from_shape_fn(m.min(n), |i| s[i])
+}
+
+/// Haar-distributed orthogonal matrix (n x n): QR of a Gaussian matrix with the signs of R's
+/// diagonal folded into Q (Mezzadri 2007), so the distribution is exactly Haar.
+pub fn haar_orthogonal(rng: &mut impl rand::Rng, n: usize) -> Array2<f64> {
+    let g = crate::rng::gaussian_mat(rng, n, n, 1.0);
+    let (q, r) = qr(&g);
+    let mut q = q;
+    for j in 0..n {
+        if r[[j, j]] < 0.0 {
+            q.column_mut(j).mapv_inplace(|x| -x);
+        }
+    }
+    q
 }
 
 #[cfg(test)]
@@ -206,13 +298,17 @@ mod tests {
 
     #[test]
     fn qr_reconstructs() {
-        let a = gaussian_mat(&mut Seed(5).rng(), 9, 6, 1.0);
-        let (q, r) = qr(&a);
-        assert_eq!(q.dim(), (9, 6));
-        assert!((&q.dot(&r) - &a).iter().all(|x| x.abs() < 1e-12));
-        for i in 0..6 {
-            for j in 0..i {
-                assert_eq!(r[[i, j]], 0.0);
+        for (m, n) in [(9, 6), (6, 9), (1, 1), (200, 150)] {
+            let a = gaussian_mat(&mut Seed(5).rng(), m, n, 1.0);
+            let (q, r) = qr(&a);
+            let k = m.min(n);
+            assert_eq!((q.dim(), r.dim()), ((m, k), (k, n)));
+            assert!((&q.dot(&r) - &a).iter().all(|x| x.abs() < 1e-12));
+            assert!((&q.t().dot(&q) - &Array2::<f64>::eye(k)).iter().all(|x| x.abs() < 1e-12));
+            for i in 0..k {
+                for j in 0..i.min(n) {
+                    assert_eq!(r[[i, j]], 0.0);
+                }
             }
         }
     }

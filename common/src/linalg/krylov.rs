@@ -229,6 +229,7 @@ pub fn slq_trace(nodes_weights: &[(Vec<f64>, Vec<f64>)], dim: usize, f: impl Fn(
 /// The result of a (preconditioned) conjugate-gradient solve.
 #[derive(Clone, Debug)]
 pub struct CgResult {
+    /// The approximate solution.
     pub x: Array1<f64>,
     /// Iterations (operator applications) taken.
     pub iters: usize,

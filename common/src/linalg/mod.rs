@@ -7,7 +7,7 @@ pub mod ops;
 pub mod power;
 pub mod trace;
 
-pub use dense::{eigh, eigvalsh, qr, singular_values};
+pub use dense::{eigh, eigvalsh, haar_orthogonal, qr, singular_values};
 pub use krylov::{
     CgResult, Lanczos, bottom_eigs, cg, lanczos, lanczos_restarted, pcg, slq, slq_density, slq_trace, top_eigs,
 };
@@ -16,4 +16,4 @@ pub use power::{power_iteration, top_eigs_power};
 pub use trace::{hutchinson_samples, hutchinson_trace, mean_var};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,7 +6,9 @@ use ndarray::{Array1, Array2, ArrayView1};
 
 /// A symmetric linear operator on R^dim, known only through its action `v -> A v`.
 pub trait LinOp: Sync {
+    /// The dimension `dim` of the space the operator acts on.
     fn dim(&self) -> usize;
+    /// `A v` for a vector `v` of length `dim`.
     fn apply(&self, v: ArrayView1<f64>) -> Array1<f64>;
 }
 
@@ -41,11 +43,14 @@ impl<O: LinOp + ?Sized> LinOp for Box<O> {
 
 /// An operator given by a closure: `FnOp::new(n, |v| ...)`.
 pub struct FnOp<F> {
+    /// The dimension.
     pub n: usize,
+    /// The action `v -> A v`.
     pub f: F,
 }
 
 impl<F: Fn(ArrayView1<f64>) -> Array1<f64> + Sync> FnOp<F> {
+    /// The operator on R^n whose action is `f`.
     pub fn new(n: usize, f: F) -> Self {
         FnOp { n, f }
     }
@@ -62,7 +67,9 @@ impl<F: Fn(ArrayView1<f64>) -> Array1<f64> + Sync> LinOp for FnOp<F> {
 
 /// `A + shift * I`.
 pub struct Shifted<O> {
+    /// The operator `A`.
     pub op: O,
+    /// The shift added to the diagonal.
     pub shift: f64,
 }
 
@@ -80,6 +87,7 @@ impl<O: LinOp> LinOp for Shifted<O> {
 /// Counts applications of the wrapped operator. Built with [`Counted::hvp`], each application
 /// also counts as one Hessian-vector product in [`crate::counters`].
 pub struct Counted<O> {
+    /// The wrapped operator.
     pub op: O,
     count: AtomicU64,
     is_hvp: bool,
@@ -98,9 +106,11 @@ impl<O> Counted<O> {
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
+    /// Set the local count back to 0 (the process-wide HVP counter is not touched).
     pub fn reset(&self) {
         self.count.store(0, Ordering::Relaxed);
     }
+    /// The wrapped operator.
     pub fn into_inner(self) -> O {
         self.op
     }

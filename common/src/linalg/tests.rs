@@ -3,7 +3,8 @@ use ndarray::{Array1, Array2};
 use proptest::prelude::*;
 
 use super::*;
-use crate::rng::{Seed, gaussian_mat, gaussian_vec, haar_orthogonal};
+use crate::linalg::haar_orthogonal;
+use crate::rng::{Seed, gaussian_mat, gaussian_vec};
 
 /// `Q diag(w) Q^T` with Haar `Q`.
 fn with_spectrum(seed: u64, w: &[f64]) -> Array2<f64> {
@@ -235,14 +236,95 @@ fn slq_density_and_trace() {
     assert!((tr / a.diag().sum() - 1.0).abs() < 0.1, "{tr}");
 }
 
+/// Every `f64` of `xs`, as bits (so `-0.0 != 0.0` and NaN == NaN, unlike `==`).
+pub(crate) fn bits<'a>(xs: impl IntoIterator<Item = &'a f64>) -> Vec<u64> {
+    xs.into_iter().map(|x| x.to_bits()).collect()
+}
+
+/// Runs `f` in rayon pools of 1, 2 and 3 threads and asserts that every named output is bitwise
+/// the same in all three.
+pub(crate) fn assert_same_bits_in_pools(f: impl Fn() -> Vec<(String, Vec<u64>)> + Sync) {
+    let in_pool = |t: usize| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap().install(&f);
+    let one = in_pool(1);
+    for t in [2, 3] {
+        let other = in_pool(t);
+        assert_eq!(one.len(), other.len());
+        for ((name, a), (_, b)) in one.iter().zip(&other) {
+            assert!(a == b, "{name}: 1 and {t} threads differ");
+        }
+    }
+}
+
+/// The numbers of every public entry point here that runs on rayon or faer are bitwise the same
+/// whatever the thread count: the factorizations at sizes where faer would go parallel, GEMMs
+/// above the parallel threshold (matrix-vector shapes, whose parallel faer kernel splits `k` by
+/// the thread count, and general ones with `k` beyond faer's depth block of 512), and the Krylov
+/// methods (probes drawn in order, each run on one thread).
 #[test]
-fn slq_is_deterministic_whatever_the_threads() {
+fn linalg_is_bitwise_identical_at_any_thread_count() {
+    use super::dense::{gemm, gemm_new};
     let a = random_sym(3, 50);
-    let r1 = slq(&a, 5, 10, &mut Seed(9).rng());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let r2 = pool.install(|| slq(&a, 5, 10, &mut Seed(9).rng()));
-    assert_eq!(r1, r2);
-    let h1 = hutchinson_samples(&a, 33, &mut Seed(9).rng());
-    let h2 = pool.install(|| hutchinson_samples(&a, 33, &mut Seed(9).rng()));
-    assert_eq!(h1, h2);
+    let spd = with_spectrum(4, &(1..=120).map(|i| i as f64).collect::<Vec<_>>());
+    let run = || {
+        let mut out: Vec<(String, Vec<u64>)> = vec![];
+        let mut put = |name: String, v: Vec<u64>| out.push((name, v));
+        for n in [100, 300] {
+            let g = gaussian_mat(&mut Seed(n as u64).rng(), n, n, 1.0);
+            let s = &g + &g.t();
+            let (q, r) = qr(&g);
+            put(format!("qr q {n}"), bits(&q));
+            put(format!("qr r {n}"), bits(&r));
+            let (w, v) = eigh(&s);
+            put(format!("eigh values {n}"), bits(&w));
+            put(format!("eigh vectors {n}"), bits(&v));
+            put(format!("eigvalsh {n}"), bits(&eigvalsh(&s)));
+            put(format!("singular_values {n}"), bits(&singular_values(&g)));
+            put(format!("haar_orthogonal {n}"), bits(&haar_orthogonal(&mut Seed(1).rng(), n)));
+        }
+        for (m, k, n) in
+            [(1, 2000, 300), (300, 2000, 1), (1000, 300, 1), (400, 100, 64), (130, 1100, 70), (2000, 200, 3)]
+        {
+            let x = gaussian_mat(&mut Seed(7).rng(), m, k, 1.0);
+            let y = gaussian_mat(&mut Seed(8).rng(), k, n, 1.0);
+            let (xt, yt) = (x.t().to_owned(), y.t().to_owned());
+            for (lay, xv, yv) in [("rr", x.view(), y.view()), ("cr", xt.t(), y.view()), ("rc", x.view(), yt.t())] {
+                put(format!("gemm_new {m}x{k}x{n} {lay}"), bits(&gemm_new(&xv, &yv)));
+                let mut c = Array2::ones((m, n));
+                gemm(&xv, &yv, 1.0, &mut c.view_mut());
+                put(format!("gemm {m}x{k}x{n} {lay}"), bits(&c));
+            }
+        }
+        let l = lanczos(&a, 30, gaussian_vec(&mut Seed(2).rng(), 50, 1.0).view());
+        put("lanczos".into(), bits(l.alpha.iter().chain(&l.beta).chain(&l.basis)));
+        for (name, (vals, vecs)) in [
+            ("top_eigs", top_eigs(&a, 4, 20, &mut Seed(5).rng())),
+            ("bottom_eigs", bottom_eigs(&a, 4, 20, &mut Seed(5).rng())),
+            ("top_eigs_power", top_eigs_power(&a, 2, 50, 0.0, &mut Seed(5).rng())),
+        ] {
+            put(name.into(), bits(vals.iter().chain(vecs.iter().flatten())));
+        }
+        let (lam, v) = power_iteration(&a, 50, 0.0, &mut Seed(6).rng());
+        put("power_iteration".into(), bits(std::iter::once(&lam).chain(&v)));
+        for (i, (nodes, weights)) in slq(&a, 5, 10, &mut Seed(9).rng()).iter().enumerate() {
+            put(format!("slq probe {i}"), bits(nodes.iter().chain(weights)));
+        }
+        put("hutchinson_samples".into(), bits(&hutchinson_samples(&a, 33, &mut Seed(9).rng())));
+        let b = gaussian_vec(&mut Seed(10).rng(), 120, 1.0);
+        put("cg".into(), bits(&cg(&spd, b.view(), 1e-12, 200).x));
+        out
+    };
+    assert_same_bits_in_pools(run);
+}
+
+#[test]
+fn haar_is_orthogonal() {
+    let mut rng = Seed(1).rng();
+    let q = haar_orthogonal(&mut rng, 12);
+    let qtq = q.t().dot(&q);
+    for i in 0..12 {
+        for j in 0..12 {
+            let e = if i == j { 1.0 } else { 0.0 };
+            assert!((qtq[[i, j]] - e).abs() < 1e-12);
+        }
+    }
 }

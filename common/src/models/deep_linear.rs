@@ -8,12 +8,15 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+/// A deep linear network with layer sizes `dims` (see the module doc for the parameter layout).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeepLinear {
+    /// Layer sizes `[d_0, d_1, ..., d_L]`, input first.
     pub dims: Vec<usize>,
 }
 
 impl DeepLinear {
+    /// A network with layer sizes `dims` (at least an input and an output size).
     pub fn new(dims: &[usize]) -> Self {
         assert!(dims.len() >= 2, "DeepLinear needs at least an input and an output size");
         DeepLinear { dims: dims.to_vec() }

@@ -21,11 +21,16 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+/// A factorized `m x n` matrix of inner dimension `k` (see the module doc for the layouts).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Factorized {
+    /// Rows of `W`.
     pub m: usize,
+    /// Columns of `W`.
     pub n: usize,
+    /// Inner dimension (the rank bound) of the factors.
     pub k: usize,
+    /// `W = X X^T` (one factor, `m == n`) instead of `U V^T`.
     pub symmetric: bool,
 }
 
@@ -36,6 +41,7 @@ enum Meas<'a> {
 }
 
 impl Factorized {
+    /// An `m x n` model `U V^T` with inner dimension `k`, or `X X^T` when `symmetric` (needs `m == n`).
     pub fn new(m: usize, n: usize, k: usize, symmetric: bool) -> Self {
         assert!(!symmetric || m == n, "a symmetric factorization X X^T needs m == n");
         Factorized { m, n, k, symmetric }

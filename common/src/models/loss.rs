@@ -20,10 +20,14 @@ use super::{TargetRow, Targets};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
+/// A per-sample loss on a model's outputs (see the module doc for the exact formulas).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Loss {
+    /// `0.5 * ||f - y||^2` (summed over outputs).
     Mse,
+    /// Softmax cross-entropy.
     SoftmaxCe,
+    /// StableMax cross-entropy (Prieto et al. 2025).
     StableMaxCe,
 }
 

@@ -23,6 +23,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+/// One-layer linear self-attention (see the module doc for the parameter and input layouts).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Lsa {
     /// Feature dimension `d`.
@@ -32,6 +33,7 @@ pub struct Lsa {
 }
 
 impl Lsa {
+    /// A model for prompts of `n_ctx` examples with `d` features (both positive).
     pub fn new(d: usize, n_ctx: usize) -> Self {
         assert!(d > 0 && n_ctx > 0, "Lsa needs d > 0 and n_ctx > 0");
         Lsa { d, n_ctx }

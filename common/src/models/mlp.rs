@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub enum Activation {
     /// `max(0, z)`; `σ'(0) = 0`, `σ'' = 0` (the Hessian is exact away from the kinks).
     Relu,
+    /// `tanh(z)` (computed by [`fast_tanh`]).
     Tanh,
     /// The tanh approximation `0.5 z (1 + tanh(sqrt(2/π) (z + 0.044715 z^3)))` (JAX's default
     /// `approximate=True`), smooth, with exact first and second derivatives below.
@@ -123,8 +124,11 @@ impl Activation {
 pub struct Mlp {
     /// Layer widths `[d_in, h_1, ..., d_out]` (at least two entries).
     pub sizes: Vec<usize>,
+    /// The hidden-layer activation (the output layer has none).
     pub act: Activation,
+    /// Whether every layer has a bias.
     pub bias: bool,
+    /// The per-sample loss on the outputs.
     pub loss: Loss,
 }
 
@@ -175,6 +179,7 @@ fn not_kept() -> Array2<f64> {
 }
 
 impl Mlp {
+    /// A network with layer widths `sizes` (at least two, all positive).
     pub fn new(sizes: &[usize], act: Activation, bias: bool, loss: Loss) -> Self {
         assert!(sizes.len() >= 2, "Mlp needs at least an input and an output size");
         assert!(sizes.iter().all(|&s| s > 0), "Mlp sizes must be positive: {sizes:?}");

@@ -49,7 +49,9 @@ pub enum Targets {
 /// One sample's target, as the losses consume it.
 #[derive(Clone, Copy, Debug)]
 pub enum TargetRow<'a> {
+    /// A row of real targets (MSE) or label weights (cross-entropy), one per output.
     Dense(ArrayView1<'a, f64>),
+    /// A class index (a one-hot row).
     Class(usize),
 }
 
@@ -84,6 +86,7 @@ impl Targets {
             Targets::Classes(c) => c.len(),
         }
     }
+    /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -158,7 +161,9 @@ pub fn accuracy(f: ArrayView2<f64>, y: &Targets) -> f64 {
 /// `forward`, `jvp`, `vjp` and `hvp` are required; the others have correct (if not the fastest)
 /// default implementations in terms of them and [`Model::loss_fn`].
 pub trait Model: Sync {
+    /// Length `p` of the flat parameter vector `w`.
     fn num_params(&self) -> usize;
+    /// Number of outputs per sample (the width `out` of `forward`).
     fn num_outputs(&self) -> usize;
     /// The per-sample loss applied to the outputs.
     fn loss_fn(&self) -> Loss;
@@ -208,8 +213,11 @@ pub trait Model: Sync {
 /// estimators see (`M` may be `dyn Model`). Every gradient (`loss_grad`, `per_sample_grads`) counts one gradient and every
 /// `hvp`/`gnvp` one HVP in [`crate::counters`]; `loss` counts nothing.
 pub struct Problem<'a, M: Model + ?Sized> {
+    /// The model.
     pub model: &'a M,
+    /// The batch inputs, `n x d`.
     pub x: ArrayView2<'a, f64>,
+    /// The batch targets, `n` rows.
     pub y: &'a Targets,
 }
 
@@ -221,6 +229,7 @@ impl<M: Model + ?Sized> Clone for Problem<'_, M> {
 impl<M: Model + ?Sized> Copy for Problem<'_, M> {}
 
 impl<'a, M: Model + ?Sized> Problem<'a, M> {
+    /// Bind `model` to the batch `(x, y)`; panics unless `y` fits `x`'s rows and the model's outputs.
     pub fn new(model: &'a M, x: ArrayView2<'a, f64>, y: &'a Targets) -> Self {
         y.check(x.nrows(), model.num_outputs());
         Problem { model, x, y }
@@ -233,9 +242,11 @@ impl<'a, M: Model + ?Sized> Problem<'a, M> {
     pub fn n(&self) -> usize {
         self.x.nrows()
     }
+    /// Outputs on the batch, `n x out` (counts nothing).
     pub fn forward(&self, w: ArrayView1<f64>) -> Array2<f64> {
         self.model.forward(w, self.x)
     }
+    /// Mean loss over the batch (counts nothing).
     pub fn loss(&self, w: ArrayView1<f64>) -> f64 {
         self.model.loss(w, self.x, self.y)
     }
@@ -304,7 +315,9 @@ pub(crate) fn explicit(p: usize, apply: impl Fn(ArrayView1<f64>) -> Array1<f64> 
 
 /// The Hessian of a [`Problem`] at a fixed point `w`, as a symmetric [`LinOp`].
 pub struct HessianOp<'a, M: Model + ?Sized> {
+    /// The objective.
     pub problem: Problem<'a, M>,
+    /// The point the Hessian is taken at (flat parameters).
     pub w: Array1<f64>,
 }
 
@@ -321,7 +334,9 @@ impl<M: Model + ?Sized> LinOp for HessianOp<'_, M> {
 /// [`LinOp`]; positive semi-definite where the loss is convex in the outputs (MSE, softmax CE;
 /// StableMax CE is not convex everywhere).
 pub struct GgnOp<'a, M: Model + ?Sized> {
+    /// The objective.
     pub problem: Problem<'a, M>,
+    /// The point the Gauss-Newton matrix is taken at (flat parameters).
     pub w: Array1<f64>,
 }
 

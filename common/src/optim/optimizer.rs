@@ -23,12 +23,16 @@ pub trait Optimizer: Send {
 /// A [`Transform`] with its state (initialized lazily from the first parameters) and step.
 #[derive(Clone, Debug)]
 pub struct Stateful<T: Transform> {
+    /// The transform.
     pub transform: T,
+    /// Its state; `None` until the first update.
     pub state: Option<T::State>,
+    /// Updates taken so far (the 0-based step of the next one).
     pub step: usize,
 }
 
 impl<T: Transform> Stateful<T> {
+    /// `transform` with no state yet, at step 0.
     pub fn new(transform: T) -> Self {
         Stateful { transform, state: None, step: 0 }
     }
@@ -93,59 +97,91 @@ fn beta_default() -> f64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerConfig {
+    /// Gradient descent ([`t::sgd`]).
     Sgd {
+        /// Learning rate.
         lr: Schedule,
     },
+    /// Heavy-ball momentum ([`t::momentum`]).
     Momentum {
+        /// Learning rate.
         lr: Schedule,
+        /// Momentum decay (default 0.9).
         #[serde(default = "beta_default")]
         beta: f64,
     },
+    /// Nesterov momentum ([`t::nesterov`]).
     Nesterov {
+        /// Learning rate.
         lr: Schedule,
+        /// Momentum decay (default 0.9).
         #[serde(default = "beta_default")]
         beta: f64,
     },
+    /// Adam ([`t::adam`]).
     Adam {
+        /// Learning rate.
         lr: Schedule,
+        /// First-moment decay (default 0.9).
         #[serde(default = "b1_default")]
         b1: f64,
+        /// Second-moment decay (default 0.999).
         #[serde(default = "b2_default")]
         b2: f64,
+        /// Denominator offset (default 1e-8).
         #[serde(default = "eps_default")]
         eps: f64,
     },
+    /// AdamW ([`t::adamw`]); serde tag `"adamw"`.
     #[serde(rename = "adamw")]
     AdamW {
+        /// Learning rate.
         lr: Schedule,
+        /// First-moment decay (default 0.9).
         #[serde(default = "b1_default")]
         b1: f64,
+        /// Second-moment decay (default 0.999).
         #[serde(default = "b2_default")]
         b2: f64,
+        /// Denominator offset (default 1e-8).
         #[serde(default = "eps_default")]
         eps: f64,
+        /// Decoupled weight decay (required), also scaled by the learning rate.
         wd: f64,
     },
+    /// Diagonal AdaGrad ([`t::adagrad`]).
     Adagrad {
+        /// Learning rate.
         lr: Schedule,
+        /// Denominator offset (default 1e-10).
         #[serde(default = "adagrad_eps_default")]
         eps: f64,
     },
+    /// AdaGrad-Norm ([`t::adagrad_norm`]).
     AdagradNorm {
+        /// Learning rate.
         lr: Schedule,
+        /// The initial accumulator `b` (required).
         b0: f64,
     },
+    /// diffGrad ([`t::diffgrad`]); serde tag `"diffgrad"`.
     #[serde(rename = "diffgrad")]
     DiffGrad {
+        /// Learning rate.
         lr: Schedule,
+        /// First-moment decay (default 0.9).
         #[serde(default = "b1_default")]
         b1: f64,
+        /// Second-moment decay (default 0.999).
         #[serde(default = "b2_default")]
         b2: f64,
+        /// Denominator offset (default 1e-8).
         #[serde(default = "eps_default")]
         eps: f64,
     },
+    /// Normalized gradient descent ([`t::normalized_gd`]).
     NormalizedGd {
+        /// Learning rate.
         lr: Schedule,
     },
 }
@@ -155,6 +191,7 @@ impl OptimizerConfig {
     pub fn adam(lr: impl Into<Schedule>) -> Self {
         OptimizerConfig::Adam { lr: lr.into(), b1: 0.9, b2: 0.999, eps: 1e-8 }
     }
+    /// Plain gradient descent.
     pub fn sgd(lr: impl Into<Schedule>) -> Self {
         OptimizerConfig::Sgd { lr: lr.into() }
     }

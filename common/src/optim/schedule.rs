@@ -11,15 +11,43 @@ pub enum Schedule {
     /// The same value at every step.
     Constant(f64),
     /// `init * factor^(number of milestones <= t)` (PyTorch's MultiStepLR).
-    Step { init: f64, milestones: Vec<usize>, factor: f64 },
+    Step {
+        /// The value before the first milestone.
+        init: f64,
+        /// Steps at which the value is multiplied by `factor`.
+        milestones: Vec<usize>,
+        /// The multiplier applied at each milestone.
+        factor: f64,
+    },
     /// Linear from `init` at `t = 0` to `end` at `t = steps`, then `end`.
-    Linear { init: f64, end: f64, steps: usize },
+    Linear {
+        /// The value at `t = 0`.
+        init: f64,
+        /// The value from `t = steps` on.
+        end: f64,
+        /// Length of the ramp.
+        steps: usize,
+    },
     /// Cosine decay from `init` at `t = 0` to `end` at `t = steps`, then `end`
     /// (Loshchilov & Hutter, without restarts).
-    Cosine { init: f64, end: f64, steps: usize },
+    Cosine {
+        /// The value at `t = 0`.
+        init: f64,
+        /// The value from `t = steps` on.
+        end: f64,
+        /// Length of the decay.
+        steps: usize,
+    },
     /// Linear warm-up from `init` at `t = 0` to `then`'s first value at `t = steps`, then `then`
     /// shifted by `steps` (`then.value(t - steps)`).
-    Warmup { steps: usize, init: f64, then: Box<Schedule> },
+    Warmup {
+        /// Length of the warm-up.
+        steps: usize,
+        /// The value at `t = 0`.
+        init: f64,
+        /// The schedule after the warm-up (its step 0 is `t = steps`).
+        then: Box<Schedule>,
+    },
     /// A user-given value per step; past the end, the last value (empty: 0).
     Sequence(Vec<f64>),
 }
@@ -66,15 +94,19 @@ impl From<f64> for Schedule {
 }
 
 impl Schedule {
+    /// [`Schedule::Constant`].
     pub fn constant(x: f64) -> Self {
         Schedule::Constant(x)
     }
+    /// [`Schedule::Step`].
     pub fn step(init: f64, milestones: Vec<usize>, factor: f64) -> Self {
         Schedule::Step { init, milestones, factor }
     }
+    /// [`Schedule::Linear`].
     pub fn linear(init: f64, end: f64, steps: usize) -> Self {
         Schedule::Linear { init, end, steps }
     }
+    /// [`Schedule::Cosine`].
     pub fn cosine(init: f64, end: f64, steps: usize) -> Self {
         Schedule::Cosine { init, end, steps }
     }

@@ -11,8 +11,12 @@ use super::Schedule;
 /// `0, 1, 2, ...` (bias corrections and schedules read it). The returned vector is the update to
 /// ADD to the parameters (for the transforms that end in [`scale_by_lr`], `-lr * direction`).
 pub trait Transform {
+    /// The transform's state (moments, traces, ...; `()` when stateless).
     type State;
+    /// The initial state for the (flat) parameter vector `params`.
     fn init(&self, params: ArrayView1<f64>) -> Self::State;
+    /// Transform `grad` at update `step` (0-based), advancing `state`; `params` are the current
+    /// parameters (read by weight decay).
     fn update(
         &self,
         grad: ArrayView1<f64>,
@@ -67,6 +71,7 @@ macro_rules! chain {
 #[derive(Clone, Debug)]
 pub struct ScaleByLr(pub Schedule);
 
+/// [`ScaleByLr`]: `-lr(step) * g`.
 pub fn scale_by_lr(lr: impl Into<Schedule>) -> ScaleByLr {
     ScaleByLr(lr.into())
 }
@@ -84,6 +89,7 @@ impl Transform for ScaleByLr {
 #[derive(Clone, Debug)]
 pub struct ScaleBySchedule(pub Schedule);
 
+/// [`ScaleBySchedule`]: `s(step) * g`.
 pub fn scale_by_schedule(s: impl Into<Schedule>) -> ScaleBySchedule {
     ScaleBySchedule(s.into())
 }
@@ -101,6 +107,7 @@ impl Transform for ScaleBySchedule {
 #[derive(Clone, Debug)]
 pub struct Scale(pub f64);
 
+/// [`Scale`]: `c * g`.
 pub fn scale(c: f64) -> Scale {
     Scale(c)
 }
@@ -117,6 +124,7 @@ impl Transform for Scale {
 #[derive(Clone, Debug)]
 pub struct AddDecayedWeights(pub f64);
 
+/// [`AddDecayedWeights`]: `g + wd * params`.
 pub fn add_decayed_weights(wd: f64) -> AddDecayedWeights {
     AddDecayedWeights(wd)
 }
@@ -135,6 +143,7 @@ impl Transform for AddDecayedWeights {
 #[derive(Clone, Debug)]
 pub struct Normalize;
 
+/// [`Normalize`]: `g / |g|` (Euclidean norm).
 pub fn normalize() -> Normalize {
     Normalize
 }
@@ -152,6 +161,7 @@ impl Transform for Normalize {
 #[derive(Clone, Debug)]
 pub struct ClipByGlobalNorm(pub f64);
 
+/// [`ClipByGlobalNorm`]: rescale `g` to Euclidean norm at most `max_norm`.
 pub fn clip_by_global_norm(max_norm: f64) -> ClipByGlobalNorm {
     ClipByGlobalNorm(max_norm)
 }
@@ -172,10 +182,13 @@ impl Transform for ClipByGlobalNorm {
 /// optax's `trace` and PyTorch's SGD.
 #[derive(Clone, Debug)]
 pub struct Trace {
+    /// The decay of the trace.
     pub beta: f64,
+    /// Output `g + beta t` (Nesterov) instead of `t` (heavy ball).
     pub nesterov: bool,
 }
 
+/// [`Trace`] with decay `beta`, Nesterov-style output when `nesterov`.
 pub fn trace(beta: f64, nesterov: bool) -> Trace {
     Trace { beta, nesterov }
 }
@@ -201,7 +214,9 @@ impl Transform for Trace {
 /// First and second moment estimates.
 #[derive(Clone, Debug)]
 pub struct Moments {
+    /// First-moment (mean) estimate of the gradient, not bias-corrected.
     pub m: Array1<f64>,
+    /// Second-moment (uncentred) estimate of the gradient, not bias-corrected.
     pub v: Array1<f64>,
 }
 
@@ -210,11 +225,15 @@ pub struct Moments {
 /// output `m_hat / (sqrt(v_hat) + eps)`.
 #[derive(Clone, Debug)]
 pub struct ScaleByAdam {
+    /// Decay of the first moment.
     pub b1: f64,
+    /// Decay of the second moment.
     pub b2: f64,
+    /// Added to `sqrt(v_hat)` in the denominator.
     pub eps: f64,
 }
 
+/// [`ScaleByAdam`] with decays `b1`, `b2` and denominator offset `eps`.
 pub fn scale_by_adam(b1: f64, b2: f64, eps: f64) -> ScaleByAdam {
     ScaleByAdam { b1, b2, eps }
 }
@@ -246,11 +265,15 @@ impl Transform for ScaleByAdam {
 /// `xi * m_hat / (sqrt(v_hat) + eps)`; `g_0 = 0` before the first step (as in the authors' code).
 #[derive(Clone, Debug)]
 pub struct ScaleByDiffGrad {
+    /// Decay of the first moment.
     pub b1: f64,
+    /// Decay of the second moment.
     pub b2: f64,
+    /// Added to `sqrt(v_hat)` in the denominator.
     pub eps: f64,
 }
 
+/// [`ScaleByDiffGrad`] with decays `b1`, `b2` and denominator offset `eps`.
 pub fn scale_by_diffgrad(b1: f64, b2: f64, eps: f64) -> ScaleByDiffGrad {
     ScaleByDiffGrad { b1, b2, eps }
 }
@@ -258,7 +281,9 @@ pub fn scale_by_diffgrad(b1: f64, b2: f64, eps: f64) -> ScaleByDiffGrad {
 /// diffGrad's state: Adam's moments and the previous gradient.
 #[derive(Clone, Debug)]
 pub struct DiffGradState {
+    /// Adam's moment estimates.
     pub moments: Moments,
+    /// The previous step's gradient (zero before the first step).
     pub prev: Array1<f64>,
 }
 
@@ -286,9 +311,11 @@ impl Transform for ScaleByDiffGrad {
 /// AdaGrad's direction (Duchi, Hazan & Singer 2011): `G <- G + g^2`, output `g / (sqrt(G) + eps)`.
 #[derive(Clone, Debug)]
 pub struct ScaleByRss {
+    /// Added to `sqrt(G)` in the denominator.
     pub eps: f64,
 }
 
+/// [`ScaleByRss`] with denominator offset `eps`.
 pub fn scale_by_rss(eps: f64) -> ScaleByRss {
     ScaleByRss { eps }
 }
@@ -311,9 +338,11 @@ impl Transform for ScaleByRss {
 /// `b^2 <- b^2 + |g|^2`, output `g / b`, from `b = b0`.
 #[derive(Clone, Debug)]
 pub struct ScaleByRssNorm {
+    /// The initial `b`.
     pub b0: f64,
 }
 
+/// [`ScaleByRssNorm`] starting from `b = b0`.
 pub fn scale_by_rss_norm(b0: f64) -> ScaleByRssNorm {
     ScaleByRssNorm { b0 }
 }
@@ -334,13 +363,21 @@ impl Transform for ScaleByRssNorm {
 // ---------------------------------------------------------------------------------------------
 // Optimizers: a few lines each
 
+/// The transform of [`sgd`].
 pub type Sgd = ScaleByLr;
+/// The transform of [`momentum`] and [`nesterov`].
 pub type Momentum = Chain<Trace, ScaleByLr>;
+/// The transform of [`adam`].
 pub type Adam = Chain<ScaleByAdam, ScaleByLr>;
+/// The transform of [`adamw`].
 pub type AdamW = Chain<Chain<ScaleByAdam, AddDecayedWeights>, ScaleByLr>;
+/// The transform of [`adagrad`].
 pub type Adagrad = Chain<ScaleByRss, ScaleByLr>;
+/// The transform of [`adagrad_norm`].
 pub type AdagradNorm = Chain<ScaleByRssNorm, ScaleByLr>;
+/// The transform of [`diffgrad`].
 pub type DiffGrad = Chain<ScaleByDiffGrad, ScaleByLr>;
+/// The transform of [`normalized_gd`].
 pub type NormalizedGd = Chain<Normalize, ScaleByLr>;
 
 /// Gradient descent: `x <- x - lr g`.

@@ -9,11 +9,18 @@ use std::path::Path;
 /// One line of the check table.
 #[derive(Debug, Clone)]
 pub struct CheckRow {
+    /// The study's slug.
     pub study: String,
+    /// The claim's id.
     pub id: String,
+    /// Whether the claim gates the study (a failure fails the check).
     pub gated: bool,
+    /// The verdict recorded in `claims.json`.
     pub passed: bool,
+    /// The measured value recorded in `claims.json`.
     pub measured: f64,
+    /// The same claim's value in the baseline, when the baseline has it for the same profile
+    /// and seed.
     pub baseline: Option<f64>,
     /// False when the value moved beyond the claim's drift tolerance from the baseline.
     pub stable: bool,
@@ -54,35 +61,57 @@ pub fn check(out: &Path, baseline: Option<&Path>) -> Result<Vec<CheckRow>> {
     let mut dirs: Vec<_> = fs::read_dir(out)
         .with_context(|| format!("reading {}", out.display()))?
         .flatten()
-        .filter(|e| e.path().join("claims.json").is_file())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.path().join("claims.json").is_file())
         .collect();
     dirs.sort_by_key(|e| e.file_name());
     for e in dirs {
-        let cf = load(&e.path().join("claims.json"))?;
-        let base = match baseline {
-            Some(b) => {
-                let p = b.join(e.file_name()).join("claims.json");
-                if p.is_file() { Some(load(&p)?) } else { None }
-            }
-            None => None,
-        };
-        for c in &cf.claims {
-            let b = base
-                .as_ref()
-                .filter(|b| b.profile == cf.profile && b.seed == cf.seed)
-                .and_then(|b| b.claims.iter().find(|x| x.id == c.id))
-                .map(|x| x.measured);
-            rows.push(CheckRow {
-                study: cf.study.clone(),
-                id: c.id.clone(),
-                gated: c.gated,
-                passed: c.passed,
-                measured: c.measured,
-                baseline: b,
-                stable: b
-                    .is_none_or(|b| !c.gated || within_drift(c.measured, b, c.drift_tol, drift_scale(&c.expected))),
-            });
+        rows.extend(check_dir(&e.path(), baseline)?);
+    }
+    Ok(rows)
+}
+
+/// Studies with a report in `baseline` but none in `out`.
+pub fn missing(out: &Path, baseline: &Path) -> Result<Vec<String>> {
+    let mut v = vec![];
+    for e in fs::read_dir(baseline).with_context(|| format!("reading {}", baseline.display()))?.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with('.')
+            && e.path().join("claims.json").is_file()
+            && !out.join(&name).join("claims.json").is_file()
+        {
+            v.push(name);
         }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The rows of one report folder `dir` (holding `claims.json`), against `<baseline>/<dir name>`.
+pub fn check_dir(dir: &Path, baseline: Option<&Path>) -> Result<Vec<CheckRow>> {
+    let mut rows = vec![];
+    let cf = load(&dir.join("claims.json"))?;
+    let base = match (baseline, dir.file_name()) {
+        (Some(b), Some(name)) => {
+            let p = b.join(name).join("claims.json");
+            if p.is_file() { Some(load(&p)?) } else { None }
+        }
+        _ => None,
+    };
+    for c in &cf.claims {
+        let b = base
+            .as_ref()
+            .filter(|b| b.profile == cf.profile && b.seed == cf.seed)
+            .and_then(|b| b.claims.iter().find(|x| x.id == c.id))
+            .map(|x| x.measured);
+        rows.push(CheckRow {
+            study: cf.study.clone(),
+            id: c.id.clone(),
+            gated: c.gated,
+            passed: c.passed,
+            measured: c.measured,
+            baseline: b,
+            stable: b.is_none_or(|b| !c.gated || within_drift(c.measured, b, c.drift_tol, drift_scale(&c.expected))),
+        });
     }
     Ok(rows)
 }

@@ -7,14 +7,23 @@ use std::path::Path;
 /// One row of the index, read back from a study's folder.
 #[derive(Debug)]
 pub struct IndexRow {
+    /// The study's folder name.
     pub slug: String,
+    /// The paper, from the manifest (empty without one).
     pub paper: String,
+    /// The profile the report was made with.
     pub profile: String,
+    /// Number of gated claims.
     pub gated: usize,
+    /// Number of gated claims that passed.
     pub passed: usize,
+    /// Number of claims that are not gated.
     pub ungated: usize,
+    /// Start of the run (UTC), from the manifest (empty without one).
     pub when: String,
+    /// Wall-clock seconds of the run, from the manifest (NaN without one).
     pub wall: f64,
+    /// Path of the first PNG figure (by name), relative to the reports folder.
     pub thumb: Option<String>,
 }
 
@@ -77,7 +86,9 @@ pub fn write_index(out: &Path) -> Result<()> {
             r.thumb.as_ref().map(|t| format!("<img src=\"{t}\" width=\"160\">")).unwrap_or_default()
         );
     }
-    let tmp = out.join(".README.md.tmp");
+    // A name of its own: runs writing reports side by side (the per-study tests) rename in turn.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let tmp = out.join(format!(".README.md.{}-{:?}-{nanos}.tmp", std::process::id(), std::thread::current().id()));
     fs::write(&tmp, s)?;
     fs::rename(&tmp, out.join("README.md"))?;
     Ok(())

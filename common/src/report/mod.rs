@@ -7,16 +7,20 @@
 pub mod baseline;
 pub mod index;
 pub mod plot;
+pub mod spec;
 mod train_table;
 pub mod write;
 
 use serde::{Deserialize, Serialize};
+
+pub use spec::{ClaimSpec, Gate};
 
 /// JSON has no NaN or infinities: write them as `null` / `"inf"` / `"-inf"` and read them back, so
 /// that a claim measured as NaN (a diverged run) still round-trips through `claims.json`.
 pub mod json_f64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Serialize: NaN as `null`, infinities as `"inf"` / `"-inf"`, other values as numbers.
     pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
         if x.is_nan() {
             s.serialize_none()
@@ -27,6 +31,7 @@ pub mod json_f64 {
         }
     }
 
+    /// Deserialize: a number, `"inf"`, `"-inf"`, or `null` / a missing value (NaN).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -43,35 +48,86 @@ pub mod json_f64 {
             Some(Repr::Null(())) | None => f64::NAN,
         })
     }
+
+    /// The same for a `Vec<f64>`: `#[serde(with = "common::report::json_f64::vec")]`.
+    pub mod vec {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize, Deserialize)]
+        struct W(#[serde(with = "super")] f64);
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|x| W(*x)))
+        }
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            Ok(Vec::<W>::deserialize(d)?.into_iter().map(|w| w.0).collect())
+        }
+    }
+
+    /// The same for a `Vec<Vec<f64>>`: `#[serde(with = "common::report::json_f64::vec2")]`.
+    pub mod vec2 {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize, Deserialize)]
+        struct W(#[serde(with = "super::vec")] Vec<f64>);
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(v: &[Vec<f64>], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|x| W(x.clone())))
+        }
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+            Ok(Vec::<W>::deserialize(d)?.into_iter().map(|w| w.0).collect())
+        }
+    }
 }
 
+/// An `f64` that survives JSON whatever its value (NaN as `null`, infinities as `"inf"`/`"-inf"`):
+/// use it in `Results` types where a value may be non-finite (a diverged run, a step cap).
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct F64(#[serde(with = "json_f64")] pub f64);
+
 /// What a claim's measured value is held against.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Expect {
+    /// `x <= bound`.
     AtMost {
+        /// The upper bound (inclusive).
         #[serde(with = "json_f64")]
         bound: f64,
     },
+    /// `x >= bound`.
     AtLeast {
+        /// The lower bound (inclusive).
         #[serde(with = "json_f64")]
         bound: f64,
     },
+    /// `|x - target| <= tol`.
     Within {
+        /// The value expected.
         #[serde(with = "json_f64")]
         target: f64,
+        /// The absolute tolerance.
         #[serde(with = "json_f64")]
         tol: f64,
     },
+    /// `lo <= x <= hi`.
     Between {
+        /// The lower end (inclusive).
         #[serde(with = "json_f64")]
         lo: f64,
+        /// The upper end (inclusive).
         #[serde(with = "json_f64")]
         hi: f64,
     },
 }
 
 impl Expect {
+    /// Whether `x` meets the expectation; a non-finite `x` never does.
     pub fn holds(&self, x: f64) -> bool {
         if !x.is_finite() {
             return false;
@@ -83,6 +139,7 @@ impl Expect {
             Expect::Between { lo, hi } => lo <= x && x <= hi,
         }
     }
+    /// Short text for tables: `<= b`, `>= b`, `t ± tol` or `in [lo, hi]`.
     pub fn describe(&self) -> String {
         match *self {
             Expect::AtMost { bound } => format!("<= {}", fmt_num(bound)),
@@ -114,18 +171,29 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
+/// Numbers of a list for a claim's detail: `0.1, 0.25, 3`.
+pub fn fmt_list(v: &[f64]) -> String {
+    v.iter().map(|x| fmt_num(*x)).collect::<Vec<_>>().join(", ")
+}
+
 /// The unit of truth: one statement of the paper, a measured number and the expectation it must
 /// meet. Only gated claims decide the exit code; an ungated one is reported with its reason.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Claim {
+    /// Short id, unique in the study (`H1`, `C2-asymptote`).
     pub id: String,
+    /// The paper's statement, in words.
     pub statement: String,
     /// Where in the paper (e.g. "Thm 1", "Fig. 3", "Sec. 4.2").
     pub source: String,
+    /// The measured value (NaN when it could not be measured, e.g. a diverged run).
     #[serde(with = "json_f64")]
     pub measured: f64,
+    /// What `measured` is held against.
     pub expected: Expect,
+    /// Whether the claim decides the exit code.
     pub gated: bool,
+    /// Whether `measured` meets `expected`.
     pub passed: bool,
     /// Why the claim is not gated (required when `gated` is false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,30 +202,12 @@ pub struct Claim {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Regression tolerance: CI fails when `measured` moves further than this from the committed
-    /// baseline, relative to max(|baseline|, `drift_abs`).
+    /// baseline, relative to max(|baseline|, the size of the expectation: its bound or band width).
     pub drift_tol: f64,
 }
 
 impl Claim {
-    // Returns a builder on purpose: a claim is only complete with its expectation.
-    #[allow(clippy::new_ret_no_self)]
-    /// Start a claim; finish it with one expectation (`at_most`, `at_least`, `within`, `between`).
-    pub fn new(id: &str, statement: &str, source: &str) -> ClaimBuilder {
-        ClaimBuilder {
-            id: id.into(),
-            statement: statement.into(),
-            source: source.into(),
-            measured: f64::NAN,
-            detail: None,
-            drift_tol: 0.05,
-        }
-    }
-    /// Mark as reported-not-gated, with the reason kept in the report.
-    pub fn not_gated(mut self, reason: &str) -> Self {
-        self.gated = false;
-        self.reason = Some(reason.into());
-        self
-    }
+    /// `pass`, `FAIL`, `pass (not gated)` or `fail (not gated)`.
     pub fn verdict(&self) -> &'static str {
         match (self.gated, self.passed) {
             (true, true) => "pass",
@@ -168,68 +218,19 @@ impl Claim {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct ClaimBuilder {
-    id: String,
-    statement: String,
-    source: String,
-    measured: f64,
-    detail: Option<String>,
-    drift_tol: f64,
-}
-
-impl ClaimBuilder {
-    pub fn measured(mut self, x: f64) -> Self {
-        self.measured = x;
-        self
-    }
-    pub fn detail(mut self, d: impl Into<String>) -> Self {
-        self.detail = Some(d.into());
-        self
-    }
-    /// Relative regression tolerance against the committed baseline (default 5%).
-    pub fn drift(mut self, tol: f64) -> Self {
-        self.drift_tol = tol;
-        self
-    }
-    pub fn expect(self, expected: Expect) -> Claim {
-        let passed = expected.holds(self.measured);
-        Claim {
-            id: self.id,
-            statement: self.statement,
-            source: self.source,
-            measured: self.measured,
-            expected,
-            gated: true,
-            passed,
-            reason: None,
-            detail: self.detail,
-            drift_tol: self.drift_tol,
-        }
-    }
-    pub fn at_most(self, bound: f64) -> Claim {
-        self.expect(Expect::AtMost { bound })
-    }
-    pub fn at_least(self, bound: f64) -> Claim {
-        self.expect(Expect::AtLeast { bound })
-    }
-    pub fn within(self, target: f64, tol: f64) -> Claim {
-        self.expect(Expect::Within { target, tol })
-    }
-    pub fn between(self, lo: f64, hi: f64) -> Claim {
-        self.expect(Expect::Between { lo, hi })
-    }
-}
-
 /// A column of a result table.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
+    /// Floating-point values.
     F64(Vec<f64>),
+    /// Integers.
     I64(Vec<i64>),
+    /// Text.
     Str(Vec<String>),
 }
 
 impl Column {
+    /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
             Column::F64(v) => v.len(),
@@ -237,9 +238,11 @@ impl Column {
             Column::Str(v) => v.len(),
         }
     }
+    /// Whether the column has no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Row `i` as display text (floats through [`fmt_num`]).
     pub fn cell(&self, i: usize) -> String {
         match self {
             Column::F64(v) => fmt_num(v[i]),
@@ -252,30 +255,91 @@ impl Column {
 /// A named result table (becomes `tables/<name>.csv`, `.parquet` and a Markdown table).
 #[derive(Clone, Debug, Default)]
 pub struct Table {
+    /// File name stem (`tables/<name>.csv`).
     pub name: String,
+    /// Caption shown above the table in the README.
     pub caption: String,
+    /// Named columns, in order; all of the same length.
     pub columns: Vec<(String, Column)>,
 }
 
 impl Table {
+    /// An empty table.
     pub fn new(name: &str, caption: &str) -> Self {
         Table { name: name.into(), caption: caption.into(), columns: vec![] }
     }
+    /// Append a float column.
     pub fn f64(mut self, name: &str, v: Vec<f64>) -> Self {
         self.columns.push((name.into(), Column::F64(v)));
         self
     }
+    /// Append an integer column.
     pub fn i64(mut self, name: &str, v: Vec<i64>) -> Self {
         self.columns.push((name.into(), Column::I64(v)));
         self
     }
+    /// Append an integer column from `usize` values (cast to `i64`).
     pub fn usize(self, name: &str, v: Vec<usize>) -> Self {
         self.i64(name, v.into_iter().map(|x| x as i64).collect())
     }
+    /// Append a text column.
     pub fn str(mut self, name: &str, v: Vec<String>) -> Self {
         self.columns.push((name.into(), Column::Str(v)));
         self
     }
+    /// A table from rows of any `Serialize` struct: one column per field, in field order. Numbers
+    /// become an `f64` column when any row holds a float (or null, read as NaN), else an integer
+    /// column; strings and booleans a text column; lists and nested values their JSON text.
+    /// Panics on rows that are not structs or maps (a programming error, not an input).
+    pub fn from_rows<R: Serialize>(name: &str, caption: &str, rows: &[R]) -> Self {
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = rows
+            .iter()
+            .map(|r| match serde_json::to_value(r) {
+                Ok(serde_json::Value::Object(m)) => m,
+                other => panic!("Table::from_rows({name}): a row must serialize to a map, got {other:?}"),
+            })
+            .collect();
+        let mut t = Table::new(name, caption);
+        let Some(first) = rows.first() else { return t };
+        for key in first.keys() {
+            let vals: Vec<&serde_json::Value> =
+                rows.iter().map(|r| r.get(key).unwrap_or(&serde_json::Value::Null)).collect();
+            use serde_json::Value as V;
+            let all_num = vals.iter().all(|v| matches!(v, V::Number(_) | V::Null));
+            let any_float = vals.iter().any(|v| matches!(v, V::Null) || v.as_number().is_some_and(|n| n.is_f64()));
+            let col = if all_num && any_float {
+                Column::F64(vals.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+            } else if all_num {
+                Column::I64(vals.iter().map(|v| v.as_i64().unwrap_or(i64::MAX)).collect())
+            } else {
+                Column::Str(
+                    vals.iter()
+                        .map(|v| match v {
+                            V::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                )
+            };
+            t.columns.push((key.clone(), col));
+        }
+        t
+    }
+    /// Keep only the named columns, in that order (panics on an unknown name).
+    pub fn select(mut self, names: &[&str]) -> Self {
+        let mut cols = vec![];
+        for n in names {
+            let i = self
+                .columns
+                .iter()
+                .position(|(c, _)| c == n)
+                .unwrap_or_else(|| panic!("table {}: no column {n}", self.name));
+            cols.push(self.columns.swap_remove(i));
+        }
+        self.columns = cols;
+        self
+    }
+    /// Number of rows.
     pub fn nrows(&self) -> usize {
         self.columns.first().map_or(0, |c| c.1.len())
     }
@@ -297,32 +361,45 @@ impl Table {
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
+    /// A solid line.
     Line,
+    /// A dashed line.
     Dashed,
+    /// Filled circles only.
     Markers,
+    /// A solid line with a marker at each point.
     LineMarkers,
 }
 
 /// One curve of a figure, optionally with an error band (lo, hi).
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// Legend text.
     pub label: String,
+    /// Abscissae.
     pub x: Vec<f64>,
+    /// Ordinates, one per `x`.
     pub y: Vec<f64>,
+    /// How the curve is drawn.
     pub style: Style,
+    /// Lower and upper edges of a shaded band, one per `x`.
     pub band: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl Series {
+    /// A solid line.
     pub fn line(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series { label: label.into(), x, y, style: Style::Line, band: None }
     }
+    /// A dashed line.
     pub fn dashed(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series { label: label.into(), x, y, style: Style::Dashed, band: None }
     }
+    /// Markers only.
     pub fn markers(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series { label: label.into(), x, y, style: Style::Markers, band: None }
     }
+    /// A line with markers.
     pub fn line_markers(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series { label: label.into(), x, y, style: Style::LineMarkers, band: None }
     }
@@ -330,6 +407,7 @@ impl Series {
     pub fn hline(label: &str, y: f64, x0: f64, x1: f64) -> Self {
         Series::dashed(label, vec![x0, x1], vec![y, y])
     }
+    /// Add a shaded band from `lo` to `hi` (one value each per `x`).
     pub fn with_band(mut self, lo: Vec<f64>, hi: Vec<f64>) -> Self {
         self.band = Some((lo, hi));
         self
@@ -339,6 +417,7 @@ impl Series {
 /// What a figure shows: curves on x/y axes, or a heat map of a matrix.
 #[derive(Clone, Debug)]
 pub enum FigureKind {
+    /// Curves on x/y axes.
     Xy(Vec<Series>),
     /// Row-major values; row 0 at the top.
     Heatmap(Vec<Vec<f64>>),
@@ -347,16 +426,24 @@ pub enum FigureKind {
 /// A named figure (becomes `figures/<name>.svg` and `.png`).
 #[derive(Clone, Debug)]
 pub struct Figure {
+    /// File name stem (`figures/<name>.svg`).
     pub name: String,
+    /// Title drawn above the plot.
     pub title: String,
+    /// Label of the x axis.
     pub x_label: String,
+    /// Label of the y axis.
     pub y_label: String,
+    /// Logarithmic x axis.
     pub x_log: bool,
+    /// Logarithmic y axis.
     pub y_log: bool,
+    /// What is drawn.
     pub kind: FigureKind,
 }
 
 impl Figure {
+    /// An x/y figure with no series yet, linear axes.
     pub fn xy(name: &str, title: &str, x_label: &str, y_label: &str) -> Self {
         Figure {
             name: name.into(),
@@ -368,6 +455,7 @@ impl Figure {
             kind: FigureKind::Xy(vec![]),
         }
     }
+    /// A heat map of `values` (rows of a matrix, row 0 at the top), axes labelled column and row.
     pub fn heatmap(name: &str, title: &str, values: Vec<Vec<f64>>) -> Self {
         Figure {
             name: name.into(),
@@ -379,14 +467,17 @@ impl Figure {
             kind: FigureKind::Heatmap(values),
         }
     }
+    /// Use a logarithmic x axis.
     pub fn log_x(mut self) -> Self {
         self.x_log = true;
         self
     }
+    /// Use a logarithmic y axis.
     pub fn log_y(mut self) -> Self {
         self.y_log = true;
         self
     }
+    /// Add a curve (ignored for a heat map).
     pub fn series(mut self, s: Series) -> Self {
         if let FigureKind::Xy(v) = &mut self.kind {
             v.push(s);
@@ -398,26 +489,33 @@ impl Figure {
 /// Everything a study run produces.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
+    /// Result tables, in report order.
     pub tables: Vec<Table>,
+    /// Figures, in report order.
     pub figures: Vec<Figure>,
+    /// Claims, in the declared order.
     pub claims: Vec<Claim>,
     /// Markdown paragraphs for the report's README (setup notes, deviations from the paper).
     pub notes: Vec<String>,
 }
 
 impl Outcome {
+    /// Append a table.
     pub fn table(&mut self, t: Table) -> &mut Self {
         self.tables.push(t);
         self
     }
+    /// Append a figure.
     pub fn figure(&mut self, f: Figure) -> &mut Self {
         self.figures.push(f);
         self
     }
+    /// Append a claim.
     pub fn claim(&mut self, c: Claim) -> &mut Self {
         self.claims.push(c);
         self
     }
+    /// Append a Markdown note.
     pub fn note(&mut self, n: impl Into<String>) -> &mut Self {
         self.notes.push(n.into());
         self
@@ -438,16 +536,16 @@ mod tests {
         assert!(!Expect::AtMost { bound: 1.0 }.holds(f64::NAN));
         assert!(Expect::Within { target: 2.0, tol: 0.1 }.holds(2.05));
         assert!(!Expect::Between { lo: 0.8, hi: 1.2 }.holds(1.3));
-        let c = Claim::new("C1", "s", "Thm 1").measured(0.5).at_least(0.6);
+        let c = ClaimSpec::new("C1", "s", "Thm 1", Expect::at_least(0.6)).measured(0.5);
         assert!(!c.passed && c.gated);
-        let c = c.not_gated("too small");
+        let c = ClaimSpec::new("C1", "s", "Thm 1", Expect::at_least(0.6)).not_gated("too small").measured(0.5);
         assert_eq!(c.verdict(), "fail (not gated)");
     }
 
     #[test]
     fn non_finite_values_roundtrip_through_json() {
         for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -0.0] {
-            let c = Claim::new("C", "s", "p").measured(x).between(f64::NEG_INFINITY, 2.0);
+            let c = ClaimSpec::new("C", "s", "p", Expect::between(f64::NEG_INFINITY, 2.0)).measured(x);
             let back: Claim = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
             assert!(back.measured == x || (x.is_nan() && back.measured.is_nan()));
             assert_eq!(back.expected, c.expected);
@@ -455,9 +553,58 @@ mod tests {
     }
 
     #[test]
+    fn tables_from_rows() {
+        #[derive(Serialize)]
+        struct Row {
+            k: usize,
+            loss: f64,
+            name: &'static str,
+            ok: bool,
+            v: Vec<u8>,
+        }
+        let rows = [
+            Row { k: 1, loss: 1.0, name: "a", ok: true, v: vec![1] },
+            Row { k: 2, loss: f64::NAN, name: "b", ok: false, v: vec![] },
+        ];
+        let t = Table::from_rows("t", "c", &rows);
+        assert_eq!(t.columns.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), ["k", "loss", "name", "ok", "v"]);
+        assert_eq!(t.columns[0].1, Column::I64(vec![1, 2]));
+        assert!(matches!(&t.columns[1].1, Column::F64(v) if v[0] == 1.0 && v[1].is_nan()));
+        assert_eq!(t.columns[3].1, Column::Str(vec!["true".into(), "false".into()]));
+        assert_eq!(t.columns[4].1, Column::Str(vec!["[1]".into(), "[]".into()]));
+        t.validate().unwrap();
+        let t = t.select(&["name", "k"]);
+        assert_eq!(t.columns.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), ["name", "k"]);
+        assert_eq!(Table::from_rows::<Row>("e", "c", &[]).nrows(), 0);
+    }
+
+    #[test]
+    fn json_f64_adapters_roundtrip_every_value() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct R {
+            #[serde(with = "json_f64::vec")]
+            v: Vec<f64>,
+            #[serde(with = "json_f64::vec2")]
+            m: Vec<Vec<f64>>,
+            w: Vec<F64>,
+        }
+        let r = R {
+            v: vec![f64::INFINITY, -1.5, f64::NEG_INFINITY],
+            m: vec![vec![], vec![f64::INFINITY, 2.0]],
+            w: vec![F64(f64::NEG_INFINITY), F64(0.1)],
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert_eq!(s, r#"{"v":["inf",-1.5,"-inf"],"m":[[],["inf",2.0]],"w":["-inf",0.1]}"#);
+        assert_eq!(serde_json::from_str::<R>(&s).unwrap(), r);
+        let n: Vec<F64> = serde_json::from_str("[null]").unwrap();
+        assert!(n[0].0.is_nan());
+    }
+
+    #[test]
     fn number_format() {
         assert_eq!(fmt_num(3.0), "3");
         assert_eq!(fmt_num(0.25), "0.25");
         assert_eq!(fmt_num(1.5e-7), "1.500e-7");
+        assert_eq!(fmt_list(&[0.5, 3.0]), "0.5, 3");
     }
 }

@@ -9,43 +9,71 @@ use std::path::{Path, PathBuf};
 /// `claims.json`: what CI checks.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClaimsFile {
+    /// The study's slug.
     pub study: String,
+    /// The profile run.
     pub profile: String,
+    /// The root seed.
     pub seed: u64,
+    /// Every claim with its measured value and verdict.
     pub claims: Vec<Claim>,
 }
 
 /// `manifest.json`: everything needed to say how the numbers were made.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The study's slug.
     pub study: String,
+    /// The paper's title.
     pub paper: String,
+    /// The profile run.
     pub profile: String,
+    /// The root seed.
     pub seed: u64,
+    /// The resolved config (profile plus overrides) as JSON.
     pub config: serde_json::Value,
+    /// `git rev-parse HEAD` (`"unknown"` without git).
     pub git_commit: String,
+    /// Whether the working tree had changes outside `reports/`.
     pub git_dirty: bool,
+    /// The `--device` asked for (`auto`, `cpu`, `cuda`).
     pub device_requested: String,
+    /// The device the study ran on (`cpu`, `cuda`).
     pub device_used: String,
+    /// Why that device (the probe's note).
     pub device_note: String,
+    /// The CPU's model name (`/proc/cpuinfo`; the architecture where unavailable).
     pub cpu_model: String,
+    /// Rayon threads.
     pub threads: usize,
+    /// Versions of the crate and of the key dependencies (from `Cargo.lock`).
     pub crate_versions: serde_json::Value,
+    /// Start of the run, `YYYY-MM-DDTHH:MM:SSZ`.
     pub started_utc: String,
+    /// Wall-clock seconds of the measurement (rounded to 0.01 s).
     pub wall_seconds: f64,
+    /// Gradient evaluations counted during the run (process-wide counters).
     pub gradient_evals: u64,
+    /// Hessian-vector (and Gauss-Newton-vector) products counted during the run.
     pub hvp_evals: u64,
+    /// Sweep cells computed in this run.
     pub cells_run: u64,
+    /// Sweep cells read back from the cache.
     pub cells_cached: u64,
 }
 
 /// The paper's identity as shown in the report.
 #[derive(Clone, Debug, Default)]
 pub struct PaperInfo {
+    /// The study's slug.
     pub slug: String,
+    /// The paper's title.
     pub title: String,
+    /// The authors, as shown.
     pub authors: String,
+    /// The arXiv identifier (e.g. `2103.00065`).
     pub arxiv: String,
+    /// Link to the authors' code, if any.
     pub official_code: Option<String>,
 }
 
@@ -141,7 +169,7 @@ fn readme(paper: &PaperInfo, outcome: &Outcome, claims: &ClaimsFile, manifest: &
         if manifest.git_dirty { " (dirty)" } else { "" }
     );
     s += &format!(
-        "Regenerate: `cargo reproduce {} --profile {} --seed {}` (or `just reproduce {}`).\n\n",
+        "Regenerate: `cargo reproduce {} --profile {} --seed {}` (or `just reproduce {}`); re-render from `results.json` without re-running: `cargo repro render {0}`.\n\n",
         paper.slug, claims.profile, claims.seed, paper.slug
     );
     s += "## Claims\n\n";
@@ -186,8 +214,12 @@ pub fn write_report_into(
     outcome: &Outcome,
     claims: &ClaimsFile,
     manifest: &Manifest,
+    results: Option<&str>,
 ) -> Result<()> {
     fs::create_dir_all(dir.join("tables"))?;
+    if let Some(r) = results {
+        fs::write(dir.join("results.json"), format!("{r}\n"))?;
+    }
     fs::create_dir_all(dir.join("figures"))?;
     for t in &outcome.tables {
         write_table(t, &dir.join("tables")).with_context(|| format!("table {}", t.name))?;
@@ -235,12 +267,13 @@ pub fn write_report(
     outcome: &Outcome,
     claims: &ClaimsFile,
     manifest: &Manifest,
+    results: Option<&str>,
 ) -> Result<PathBuf> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     recover(out, &paper.slug)?;
     let suffix = unique_suffix();
     let tmp = out.join(format!(".tmp-{}-{suffix}", paper.slug));
-    if let Err(e) = write_report_into(&tmp, paper, outcome, claims, manifest) {
+    if let Err(e) = write_report_into(&tmp, paper, outcome, claims, manifest, results) {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
     }
@@ -288,7 +321,7 @@ mod tests {
                 .str("s", vec!["a".into(), "b".into()]),
         );
         o.figure(Figure::xy("f1", "F", "x", "y").series(Series::line("l", vec![0.0, 1.0], vec![1.0, 2.0])));
-        o.claim(Claim::new("C1", "x", "Thm 1").measured(1.0).at_most(2.0));
+        o.claim(crate::report::ClaimSpec::new("C1", "x", "Thm 1", crate::report::Expect::at_most(2.0)).measured(1.0));
         let claims = ClaimsFile { study: "demo".into(), profile: "quick".into(), seed: 1, claims: o.claims.clone() };
         let manifest = Manifest {
             study: "demo".into(),
@@ -318,7 +351,7 @@ mod tests {
     fn writes_the_whole_tree() {
         let out = tempfile::tempdir().unwrap();
         let (p, o, c, m) = sample();
-        let dir = write_report(out.path(), &p, &o, &c, &m).unwrap();
+        let dir = write_report(out.path(), &p, &o, &c, &m, Some("{}")).unwrap();
         for f in [
             "README.md",
             "claims.json",
@@ -354,13 +387,13 @@ mod tests {
     fn failed_write_keeps_the_old_report() {
         let out = tempfile::tempdir().unwrap();
         let (p, o, c, m) = sample();
-        write_report(out.path(), &p, &o, &c, &m).unwrap();
+        write_report(out.path(), &p, &o, &c, &m, Some("{}")).unwrap();
         let before = fs::read_to_string(out.path().join("demo/README.md")).unwrap();
         // A table with ragged columns fails after the first files were written.
         let mut bad = o.clone();
         bad.tables.push(Table::new("bad", "").f64("a", vec![1.0]).f64("b", vec![]));
         bad.figures.push(Figure { kind: FigureKind::Xy(vec![]), ..o.figures[0].clone() });
-        assert!(write_report(out.path(), &p, &bad, &c, &m).is_err());
+        assert!(write_report(out.path(), &p, &bad, &c, &m, None).is_err());
         assert_eq!(fs::read_to_string(out.path().join("demo/README.md")).unwrap(), before);
         assert!(
             fs::read_dir(out.path()).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with(".tmp"))

@@ -1,13 +1,21 @@
-//! The `Study` contract: a paper, a typed `Config` with its [`Profiles`] (`quick()`/`full()`),
-//! and a `run` that returns an [`Outcome`]. The runner (see [`runner`]) handles seeds, devices,
-//! caching of sweep cells, progress and the atomic report.
+//! The `Study` contract: a paper, a typed `Config` ([`Profiles`] + [`Validate`]), the claims it
+//! declares ([`ClaimSpec`]), and two steps:
+//! - `measure(cfg, ctx) -> Results`: every number the study computes (serde, nothing formatted);
+//! - `report(cfg, &Results) -> Outcome`: tables, figures and claims; pure, fast, no randomness.
+//!
+//! The runner (see [`runner`]) validates every config up front, runs `measure`, writes
+//! `results.json`, renders the report from the results read back (so `repro render` reproduces it
+//! byte for byte) and writes it atomically.
 
+pub mod check;
+pub mod conformance;
 pub mod overrides;
 pub mod runner;
+pub mod sweep;
 
 use crate::device::Device;
 use crate::progress::{Mode, Progress};
-use crate::report::Outcome;
+use crate::report::{ClaimSpec, Outcome};
 use crate::rng::Seed;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -17,16 +25,21 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use check::{Checks, Estimate, Validate};
+pub use sweep::{Cell, Sweep, Swept};
+
+/// The two profiles every study has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// CI: <= 60 s on 2 CPU cores; small but real.
+    /// CI: <= 30 s on 2 CPU cores; small but real.
     Quick,
     /// The paper's setting or the closest feasible; hours or a GPU.
     Full,
 }
 
 impl Profile {
+    /// `quick` or `full`.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Quick => "quick",
@@ -49,7 +62,7 @@ impl std::str::FromStr for Profile {
 /// A study configuration's two profiles. `Config::quick()` and `Config::full()` read as plain
 /// constructors wherever the trait is in scope (it is re-exported at the crate root).
 pub trait Profiles: Sized {
-    /// CI: at most 60 s on 2 CPU cores; small but real.
+    /// CI: at most 30 s on 2 CPU cores; small but real.
     fn quick() -> Self;
     /// The paper's setting or the closest feasible; hours or a GPU.
     fn full() -> Self;
@@ -65,48 +78,70 @@ pub trait Profiles: Sized {
 /// The paper a study reproduces.
 #[derive(Clone, Debug)]
 pub struct Paper {
+    /// Title.
     pub title: &'static str,
+    /// Authors, comma-separated.
     pub authors: &'static str,
+    /// arXiv id.
     pub arxiv: &'static str,
+    /// The authors' code, when public.
     pub official_code: Option<&'static str>,
 }
 
 /// One paper's experiment. Implement this; the blanket [`DynStudy`] impl does the rest.
 pub trait Study: Send + Sync + 'static {
-    /// Typed configuration with its two [`Profiles`]. Use `#[serde(deny_unknown_fields)]` so a
-    /// mistyped key is rejected.
-    type Config: Profiles + Serialize + DeserializeOwned + Clone + Send + Sync;
+    /// Typed configuration with its two [`Profiles`] and its checks ([`Validate`]). Use
+    /// `#[serde(deny_unknown_fields)]` so a mistyped key is rejected.
+    type Config: Profiles + Validate + Serialize + DeserializeOwned + Clone + Send + Sync;
+    /// Every number `measure` computes, nothing formatted. Fields that may hold NaN or infinity
+    /// use `#[serde(with = "common::report::json_f64")]` (or `json_f64::vec`), so that the results
+    /// survive `results.json` (the runner refuses results that do not round-trip).
+    type Results: Serialize + DeserializeOwned + Send + Sync;
+    /// The claims, declared once, in the order `report` returns them.
+    const CLAIMS: &'static [ClaimSpec];
     /// The slug (`studies/<slug>`, `reports/<slug>`).
     fn slug(&self) -> &'static str;
+    /// The paper.
     fn paper(&self) -> Paper;
     /// The configuration of a profile. Default: [`Profiles::of`].
     fn config(&self, profile: Profile) -> Self::Config {
         Self::Config::of(profile)
     }
-    /// Check a (possibly `--set`-overridden) config before anything runs; an error here is bad
-    /// input (exit code 2, its message shown on one line). Default: every value is accepted.
-    fn validate(&self, _cfg: &Self::Config) -> Result<()> {
-        Ok(())
-    }
-    /// Whether `run` puts work on `ctx.device` (a GPU path under `--device cuda`). A study
+    /// Whether `measure` puts work on `ctx.device` (a GPU path under `--device cuda`). A study
     /// without one runs on the CPU and its manifest says so, whatever the probe found.
     fn gpu_path(&self) -> bool {
         false
     }
-    /// Run the experiment and return tables, figures and claims.
-    fn run(&self, cfg: &Self::Config, ctx: &Ctx) -> Result<Outcome>;
+    /// Run the experiment: every number, nothing formatted.
+    fn measure(&self, cfg: &Self::Config, ctx: &Ctx) -> Result<Self::Results>;
+    /// Tables, figures and claims from the results: pure, fast, no randomness.
+    fn report(&self, cfg: &Self::Config, results: &Self::Results) -> Result<Outcome>;
 }
 
-/// Object-safe view of a study for the registry and the runner (configs travel as JSON).
+/// Object-safe view of a study for the registry and the runner (configs and results travel as
+/// JSON).
 pub trait DynStudy: Send + Sync {
+    /// See [`Study::slug`].
     fn slug(&self) -> &'static str;
+    /// See [`Study::paper`].
     fn paper(&self) -> Paper;
     /// See [`Study::gpu_path`].
     fn gpu_path(&self) -> bool;
+    /// See [`Study::CLAIMS`].
+    fn claims(&self) -> &'static [ClaimSpec];
+    /// A profile's configuration as JSON.
     fn config_json(&self, profile: Profile) -> serde_json::Value;
-    /// Check that a (possibly overridden) config deserializes into the typed `Config`.
-    fn check_config(&self, cfg: &serde_json::Value) -> Result<(), crate::BadInput>;
-    fn run_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<Outcome>;
+    /// Deserialize into the typed `Config`, validate it and estimate what it needs.
+    fn check_config(&self, cfg: &serde_json::Value) -> Result<Estimate, crate::BadInput>;
+    /// Run `measure`; the results as JSON text.
+    fn measure_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<String>;
+    /// Read results back from JSON text and `report` them.
+    fn report_json(&self, cfg: &serde_json::Value, results: &str) -> Result<Outcome>;
+}
+
+fn typed_config<S: Study>(s: &S, cfg: &serde_json::Value) -> Result<S::Config, crate::BadInput> {
+    serde_json::from_value::<S::Config>(cfg.clone())
+        .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(s))))
 }
 
 impl<S: Study> DynStudy for S {
@@ -119,30 +154,58 @@ impl<S: Study> DynStudy for S {
     fn gpu_path(&self) -> bool {
         Study::gpu_path(self)
     }
+    fn claims(&self) -> &'static [ClaimSpec] {
+        S::CLAIMS
+    }
     fn config_json(&self, profile: Profile) -> serde_json::Value {
         serde_json::to_value(self.config(profile)).expect("configs serialize to JSON")
     }
-    fn check_config(&self, cfg: &serde_json::Value) -> Result<(), crate::BadInput> {
-        let typed = serde_json::from_value::<S::Config>(cfg.clone())
+    fn check_config(&self, cfg: &serde_json::Value) -> Result<Estimate, crate::BadInput> {
+        let typed = typed_config(self, cfg)?;
+        typed
+            .validate()
             .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(self))))?;
-        self.validate(&typed)
-            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e:#}", Study::slug(self))))
+        Ok(typed.estimate())
     }
-    fn run_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<Outcome> {
-        let typed: S::Config = serde_json::from_value(cfg.clone())
-            .map_err(|e| crate::BadInput::new(format!("bad configuration for {}: {e}", Study::slug(self))))?;
-        self.run(&typed, ctx)
+    fn measure_json(&self, cfg: &serde_json::Value, ctx: &Ctx) -> Result<String> {
+        let typed = typed_config(self, cfg)?;
+        let r = self.measure(&typed, ctx)?;
+        let text = serde_json::to_string(&r)?;
+        // The report is rendered from what was written, so it must read back to the same thing.
+        let back: S::Results = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "the results of {} do not read back from JSON (a NaN or infinity in a field without \
+                 `common::report::json_f64`?)",
+                Study::slug(self)
+            )
+        })?;
+        anyhow::ensure!(
+            serde_json::to_string(&back)? == text,
+            "the results of {} change when read back from JSON",
+            Study::slug(self)
+        );
+        Ok(text)
+    }
+    fn report_json(&self, cfg: &serde_json::Value, results: &str) -> Result<Outcome> {
+        let typed = typed_config(self, cfg)?;
+        let r: S::Results =
+            serde_json::from_str(results).with_context(|| format!("reading the results of {}", Study::slug(self)))?;
+        self.report(&typed, &r)
     }
 }
 
 /// What a study run may use: the seed tree, the device, the progress reporter and the sweep
 /// grid (with its cache and thread pool).
 pub struct Ctx {
+    /// The root of the seed tree (`--seed`).
     pub seed: Seed,
+    /// The profile being run.
     pub profile: Profile,
+    /// The device to compute on (the CPU for a study without a GPU path).
     pub device: Device,
     /// Threads for sweep cells (`--jobs`).
     pub jobs: usize,
+    /// How progress is shown.
     pub progress_mode: Mode,
     /// Folder of cached cell results; `None` disables caching.
     pub cache_dir: Option<PathBuf>,
@@ -150,7 +213,9 @@ pub struct Ctx {
     pub force: bool,
     /// Prefix of every cache key: study, profile, config, seed, code version.
     pub cache_prefix: String,
+    /// Sweep cells computed (successfully) so far.
     pub cells_run: AtomicU64,
+    /// Sweep cells read back from the cache so far.
     pub cells_cached: AtomicU64,
 }
 
@@ -231,6 +296,19 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Run `f` on every cell of `sweep` (see [`Ctx::grid`]: parallel, cached, seeded by content).
+    pub fn sweep<R, F>(&self, sweep: &Sweep, f: F) -> Result<Swept<R>>
+    where
+        R: Serialize + DeserializeOwned + Send,
+        F: Fn(&Cell, Seed) -> Result<R> + Sync + Send,
+    {
+        let cells = sweep.cells();
+        let results = self.grid(&sweep.name, &cells, f)?;
+        Ok(Swept { cells, results })
+    }
+}
+
 /// Store a cell result if it round-trips through JSON (NaN/inf do not: such cells are re-run).
 fn store<R: Serialize + DeserializeOwned>(path: &std::path::Path, r: &R) {
     let Ok(s) = serde_json::to_string(r) else { return };
@@ -244,30 +322,6 @@ fn store<R: Serialize + DeserializeOwned>(path: &std::path::Path, r: &R) {
     if std::fs::write(&tmp, s).is_ok() {
         let _ = std::fs::rename(&tmp, path);
     }
-}
-
-/// Run a study's quick profile in-process and assert that every gated claim passed (the generic
-/// test every registered study goes through).
-pub fn assert_quick_claims(study: &dyn DynStudy, seed: u64) -> Outcome {
-    let ctx = Ctx::for_test(seed, Profile::Quick);
-    let cfg = study.config_json(Profile::Quick);
-    let t = std::time::Instant::now();
-    let out = study.run_json(&cfg, &ctx).unwrap_or_else(|e| panic!("{} failed: {e:#}", study.slug()));
-    let secs = t.elapsed().as_secs_f64();
-    let gated = out.claims.iter().filter(|c| c.gated).count();
-    assert!(gated >= 2, "{}: a study gates at least two claims (has {gated})", study.slug());
-    for c in &out.claims {
-        assert!(c.gated || c.reason.is_some(), "{}: claim {} is not gated but gives no reason", study.slug(), c.id);
-    }
-    let failed: Vec<String> = out
-        .claims
-        .iter()
-        .filter(|c| c.gated && !c.passed)
-        .map(|c| format!("{} measured {} expected {}", c.id, c.measured, c.expected.describe()))
-        .collect();
-    assert!(failed.is_empty(), "{} (seed {seed}): failed claims: {failed:?}", study.slug());
-    eprintln!("{}: {gated} gated claims passed in {secs:.1} s", study.slug());
-    out
 }
 
 #[cfg(test)]

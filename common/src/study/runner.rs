@@ -1,6 +1,6 @@
 //! Running one study end to end: config + overrides, device probe, the run, the atomic report,
 //! the index. Used by the CLI and by the tests.
-use super::{Ctx, DynStudy, Profile, overrides};
+use super::{Ctx, DynStudy, Estimate, Profile, overrides};
 use crate::device::{DeviceChoice, Probed};
 use crate::error::BadInput;
 use crate::progress::Mode;
@@ -17,16 +17,26 @@ use std::time::Instant;
 /// The default root seed.
 pub const DEFAULT_SEED: u64 = 20_240_601;
 
+/// How to run a study (the CLI's options).
 #[derive(Clone, Debug)]
 pub struct RunOpts {
+    /// The profile whose config is run.
     pub profile: Profile,
+    /// The root seed.
     pub seed: u64,
+    /// The device asked for (`--device`).
     pub device: DeviceChoice,
+    /// `--set key=value` overrides, as `(dotted key, raw value)`, applied in order.
     pub sets: Vec<(String, String)>,
+    /// The reports folder; the report goes to `<out>/<slug>`.
     pub out: PathBuf,
+    /// Threads for sweep cells (at least 1 is used).
     pub jobs: usize,
+    /// Recompute cached sweep cells (`--force`).
     pub force: bool,
+    /// How progress is shown.
     pub progress: Mode,
+    /// Root of the cell cache (one subfolder per study); `None` disables caching.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -49,30 +59,57 @@ impl Default for RunOpts {
 /// What one run gave.
 #[derive(Clone, Debug)]
 pub struct RunSummary {
+    /// The study's slug.
     pub slug: String,
+    /// Number of gated claims.
     pub gated: usize,
+    /// Number of gated claims that passed.
     pub passed: usize,
+    /// Number of claims that are not gated.
     pub ungated: usize,
+    /// The report folder written.
     pub dir: PathBuf,
+    /// Wall-clock seconds of the measurement.
     pub wall_seconds: f64,
 }
 
 impl RunSummary {
+    /// Whether every gated claim passed.
     pub fn all_passed(&self) -> bool {
         self.gated == self.passed
     }
 }
 
-/// The profile's config with `--set` overrides applied and type-checked.
+/// The profile's config with `--set` overrides applied, type-checked, validated, and its estimate
+/// held against the machine's memory budget ([`check::memory_budget`](super::check::memory_budget)).
 pub fn resolve_config(
     study: &dyn DynStudy,
     profile: Profile,
     sets: &[(String, String)],
 ) -> Result<serde_json::Value, BadInput> {
+    Ok(resolve_with_estimate(study, profile, sets)?.0)
+}
+
+/// [`resolve_config`] with the estimate (for `--dry-run`).
+pub fn resolve_with_estimate(
+    study: &dyn DynStudy,
+    profile: Profile,
+    sets: &[(String, String)],
+) -> Result<(serde_json::Value, Estimate), BadInput> {
     let mut cfg = study.config_json(profile);
     overrides::apply(&mut cfg, sets, study.slug())?;
-    study.check_config(&cfg)?;
-    Ok(cfg)
+    let est = study.check_config(&cfg)?;
+    let budget = super::check::memory_budget();
+    if est.bytes.is_nan() || est.bytes > budget {
+        return Err(BadInput::new(format!(
+            "the configuration of {} needs {}, more than this machine's budget of {} (75% of RAM; set \
+             REPRO_MEMORY_BUDGET=<bytes> to change it): lower the sizes",
+            study.slug(),
+            est.describe(),
+            super::check::fmt_bytes(budget)
+        )));
+    }
+    Ok((cfg, est))
 }
 
 fn git(args: &[&str]) -> Option<String> {
@@ -103,6 +140,7 @@ pub fn code_version() -> Option<String> {
     Some(format!("{commit}-{}", d.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
+/// The CPU's model name from `/proc/cpuinfo`, or the architecture (`x86_64`, ...) where unavailable.
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -184,23 +222,13 @@ pub fn run_study(study: &dyn DynStudy, opts: &RunOpts, probed: &Probed) -> Resul
     };
     let (g0, h0) = crate::counters::snapshot();
     let t = Instant::now();
-    let outcome = study.run_json(&cfg, &ctx)?;
+    let results = study.measure_json(&cfg, &ctx)?;
     let wall = t.elapsed().as_secs_f64();
+    // Rendered from the results as written, exactly as `repro render` will.
+    let outcome = study.report_json(&cfg, &results)?;
     let (g1, h1) = crate::counters::snapshot();
+    check_declared(study, &outcome)?;
     let paper = study.paper();
-    let info = PaperInfo {
-        slug: study.slug().into(),
-        title: paper.title.into(),
-        authors: paper.authors.into(),
-        arxiv: paper.arxiv.into(),
-        official_code: paper.official_code.map(Into::into),
-    };
-    let claims = ClaimsFile {
-        study: study.slug().into(),
-        profile: opts.profile.as_str().into(),
-        seed: opts.seed,
-        claims: outcome.claims.clone(),
-    };
     let manifest = Manifest {
         study: study.slug().into(),
         paper: paper.title.into(),
@@ -222,17 +250,91 @@ pub fn run_study(study: &dyn DynStudy, opts: &RunOpts, probed: &Probed) -> Resul
         cells_run: ctx.cells_run.load(Ordering::Relaxed),
         cells_cached: ctx.cells_cached.load(Ordering::Relaxed),
     };
-    let dir = write_report(&opts.out, &info, &outcome, &claims, &manifest)?;
-    write_index(&opts.out)?;
+    let dir = write_all(study, &opts.out, &outcome, &manifest, &results)?;
+    Ok(summary(study, &outcome, dir, wall))
+}
+
+fn summary(study: &dyn DynStudy, outcome: &crate::report::Outcome, dir: PathBuf, wall: f64) -> RunSummary {
     let gated = outcome.claims.iter().filter(|c| c.gated).count();
-    Ok(RunSummary {
+    RunSummary {
         slug: study.slug().into(),
         gated,
         passed: outcome.claims.iter().filter(|c| c.gated && c.passed).count(),
         ungated: outcome.claims.len() - gated,
         dir,
         wall_seconds: wall,
-    })
+    }
+}
+
+fn paper_info(study: &dyn DynStudy) -> PaperInfo {
+    let paper = study.paper();
+    PaperInfo {
+        slug: study.slug().into(),
+        title: paper.title.into(),
+        authors: paper.authors.into(),
+        arxiv: paper.arxiv.into(),
+        official_code: paper.official_code.map(Into::into),
+    }
+}
+
+fn write_all(
+    study: &dyn DynStudy,
+    out: &Path,
+    outcome: &crate::report::Outcome,
+    manifest: &Manifest,
+    results: &str,
+) -> Result<PathBuf> {
+    let claims = ClaimsFile {
+        study: study.slug().into(),
+        profile: manifest.profile.clone(),
+        seed: manifest.seed,
+        claims: outcome.claims.clone(),
+    };
+    let dir = write_report(out, &paper_info(study), outcome, &claims, manifest, Some(results))?;
+    write_index(out)?;
+    Ok(dir)
+}
+
+/// The report's claims are the declared ones, in the declared order (ids), with the declared gate.
+pub fn check_declared(study: &dyn DynStudy, outcome: &crate::report::Outcome) -> Result<()> {
+    let got: Vec<&str> = outcome.claims.iter().map(|c| c.id.as_str()).collect();
+    let want: Vec<&str> = study.claims().iter().map(|c| c.id).collect();
+    anyhow::ensure!(
+        got == want,
+        "{}: the report's claims {got:?} are not the declared ones {want:?} (declare each claim once in CLAIMS, \
+         report them in that order)",
+        study.slug()
+    );
+    for (c, d) in outcome.claims.iter().zip(study.claims()) {
+        anyhow::ensure!(c.gated == d.gated(), "{}: claim {} changed its gate at run time", study.slug(), c.id);
+    }
+    Ok(())
+}
+
+/// Re-render `<out>/<slug>` from its `results.json` and `manifest.json` (no re-run): the same
+/// README, tables, figures and claims, byte for byte, written atomically.
+pub fn render(study: &dyn DynStudy, out: &Path) -> Result<RunSummary> {
+    let dir = out.join(study.slug());
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f)).map_err(|e| {
+            anyhow::Error::new(BadInput::new(format!(
+                "cannot render {}: {} is unreadable ({e}); run `cargo reproduce {}` first",
+                study.slug(),
+                dir.join(f).display(),
+                study.slug()
+            )))
+        })
+    };
+    let manifest: Manifest = serde_json::from_str(&read("manifest.json")?)
+        .map_err(|e| BadInput::new(format!("cannot render {}: manifest.json: {e}", study.slug())))?;
+    let results = read("results.json")?;
+    let results = results.trim_end();
+    study.check_config(&manifest.config)?;
+    let outcome = study.report_json(&manifest.config, results)?;
+    check_declared(study, &outcome)?;
+    let wall = manifest.wall_seconds;
+    let dir = write_all(study, out, &outcome, &manifest, results)?;
+    Ok(summary(study, &outcome, dir, wall))
 }
 
 /// Default cache folder beside the reports.
@@ -257,8 +359,19 @@ mod tests {
             EchoConfig
         }
     }
+    impl crate::Validate for EchoConfig {
+        fn validate(&self) -> Result<(), BadInput> {
+            Ok(())
+        }
+        fn estimate(&self) -> Estimate {
+            Estimate::bytes(1.0)
+        }
+    }
+    const C1: crate::ClaimSpec = crate::ClaimSpec::new("C1", "s", "p", crate::Expect::at_least(0.0)).wrong("w");
     impl crate::Study for Echo {
         type Config = EchoConfig;
+        type Results = String;
+        const CLAIMS: &'static [crate::ClaimSpec] = &[C1];
         fn slug(&self) -> &'static str {
             "echo"
         }
@@ -268,9 +381,13 @@ mod tests {
         fn gpu_path(&self) -> bool {
             self.0
         }
-        fn run(&self, _: &EchoConfig, ctx: &crate::Ctx) -> Result<crate::Outcome> {
+        fn measure(&self, _: &EchoConfig, ctx: &crate::Ctx) -> Result<String> {
+            Ok(format!("device {:?}", ctx.device))
+        }
+        fn report(&self, _: &EchoConfig, r: &String) -> Result<crate::Outcome> {
             let mut o = crate::Outcome::default();
-            o.notes.push(format!("device {:?}", ctx.device));
+            o.note(r.clone());
+            o.claim(C1.measured(1.0));
             Ok(o)
         }
     }
@@ -290,6 +407,61 @@ mod tests {
             let readme = std::fs::read_to_string(sum.dir.join("README.md")).unwrap();
             assert!(readme.contains(if gpu { "device Cuda" } else { "device Cpu" }), "{readme}");
         }
+    }
+
+    /// `render` rewrites the same bytes from results.json; a study whose report drops a declared
+    /// claim is refused.
+    #[test]
+    fn render_reproduces_and_declarations_bind() {
+        let dir = tempfile::tempdir().unwrap();
+        let probed = Probed { device: Device::Cpu, note: "cpu".into() };
+        let opts = RunOpts { out: dir.path().to_path_buf(), ..RunOpts::default() };
+        run_study(&Echo(false), &opts, &probed).unwrap();
+        let p = dir.path().join("echo/README.md");
+        let before = std::fs::read(&p).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("echo/results.json")).unwrap(), "\"device Cpu\"\n");
+        render(&Echo(false), dir.path()).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+        let mut o = crate::Outcome::default();
+        assert!(check_declared(&Echo(false), &o).is_err());
+        o.claim(C1.measured(1.0));
+        assert!(check_declared(&Echo(false), &o).is_ok());
+        let e = render(&Echo(false), &dir.path().join("nowhere")).unwrap_err();
+        assert!(crate::error::is_bad_input(&e), "{e}");
+    }
+
+    #[test]
+    fn memory_estimates_beyond_the_budget_are_bad_input() {
+        struct Big;
+        impl DynStudy for Big {
+            fn slug(&self) -> &'static str {
+                "big"
+            }
+            fn paper(&self) -> crate::Paper {
+                crate::Paper { title: "t", authors: "a", arxiv: "0", official_code: None }
+            }
+            fn gpu_path(&self) -> bool {
+                false
+            }
+            fn claims(&self) -> &'static [crate::ClaimSpec] {
+                &[]
+            }
+            fn config_json(&self, _: Profile) -> serde_json::Value {
+                serde_json::json!({"n": 1.0})
+            }
+            fn check_config(&self, cfg: &serde_json::Value) -> Result<Estimate, BadInput> {
+                Ok(Estimate::f64s(cfg["n"].as_f64().unwrap()))
+            }
+            fn measure_json(&self, _: &serde_json::Value, _: &Ctx) -> Result<String> {
+                unreachable!()
+            }
+            fn report_json(&self, _: &serde_json::Value, _: &str) -> Result<crate::Outcome> {
+                unreachable!()
+            }
+        }
+        assert!(resolve_config(&Big, Profile::Quick, &[]).is_ok());
+        let e = resolve_config(&Big, Profile::Quick, &[("n".into(), "1e18".into())]).unwrap_err();
+        assert!(e.0.contains("more than this machine's budget") && !e.0.contains('\n'), "{e}");
     }
 
     #[test]

@@ -29,8 +29,11 @@ pub enum Sampling {
 /// The loop's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Number of optimizer steps (updates) to take.
     pub steps: usize,
+    /// Samples per mini-batch (ignored for [`Sampling::FullBatch`]).
     pub batch_size: usize,
+    /// How mini-batches are drawn.
     pub sampling: Sampling,
     /// Evaluate every this many steps (0: only at the start and the end).
     pub eval_every: usize,
@@ -52,6 +55,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Settings with no loss threshold for divergence (only NaN / infinity count).
     pub fn new(steps: usize, batch_size: usize, sampling: Sampling, eval_every: usize) -> Self {
         TrainConfig { steps, batch_size, sampling, eval_every, diverge_above: None }
     }
@@ -75,6 +79,9 @@ pub struct BatchSampler {
 }
 
 impl BatchSampler {
+    /// A sampler over `0..n_samples` (which must be positive). The batch size is clamped to
+    /// `1..=n_samples` for [`Sampling::EpochShuffle`] and to at least 1 for
+    /// [`Sampling::WithReplacement`].
     pub fn new(n_samples: usize, batch_size: usize, sampling: Sampling) -> Self {
         assert!(n_samples > 0, "BatchSampler: no samples");
         let batch = match sampling {
@@ -115,7 +122,9 @@ impl BatchSampler {
 /// One evaluation: the step and the named metrics the hook returned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogRow {
+    /// The step: the number of updates applied before the evaluation.
     pub step: usize,
+    /// `(name, value)` pairs, in the hook's order.
     pub metrics: Vec<(String, f64)>,
 }
 
@@ -135,6 +144,7 @@ pub struct TrainLog {
 }
 
 impl TrainLog {
+    /// Whether the run diverged (see [`TrainLog::diverged_at`]).
     pub fn diverged(&self) -> bool {
         self.diverged_at.is_some()
     }

@@ -5,9 +5,30 @@
 //! Σ³¹ is GD on this matrix loss (the paper's Eqs. for τ dW/dt, Sec. 1-3). Gradients are formed by
 //! back-propagation through the chain (prefix products forward, error backward), never by the
 //! per-mode reduction, so the decoupling the paper derives is something the simulation must show.
-use common::rng::{StudyRng, gaussian_mat, haar_orthogonal};
+use common::linalg::haar_orthogonal;
+use common::rng::{StudyRng, gaussian_mat};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, s};
+
+#[cfg(test)]
+thread_local! {
+    /// Test-only planted bug: `Some((l, f))` multiplies the learning rate of layer `l` (0 = W_1) by
+    /// `f` in every GD step taken on this thread (run the cells inline: `Ctx { jobs: 1, .. }`).
+    pub static LAYER_LR_BUG: std::cell::Cell<Option<(usize, f64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The learning rate of layer `l`: `lr` (a test may plant a wrong one through [`LAYER_LR_BUG`]).
+#[inline]
+fn layer_lr(lr: f64, l: usize) -> f64 {
+    #[cfg(test)]
+    if let Some((bad, f)) = LAYER_LR_BUG.with(|b| b.get())
+        && bad == l
+    {
+        return lr * f;
+    }
+    let _ = l;
+    lr
+}
 
 /// A chain of weight matrices, `ws[0]` = W_1 (applied first) ... `ws[D-1]` = W_D.
 #[derive(Clone, Debug)]
@@ -88,8 +109,8 @@ impl Chain {
     /// loss before the step.
     pub fn gd_step(&mut self, target: &Array2<f64>, lr: f64) -> f64 {
         let (loss, grads) = self.loss_and_grads(target);
-        for (w, g) in self.ws.iter_mut().zip(&grads) {
-            w.scaled_add(-lr, g);
+        for (l, (w, g)) in self.ws.iter_mut().zip(&grads).enumerate() {
+            w.scaled_add(-layer_lr(lr, l), g);
         }
         loss
     }
@@ -118,9 +139,9 @@ impl Chain {
                 // F_{l-1} = W_lᵀ F_l, then W_l += η F_l P_{l-1}ᵀ.
                 let (lower, upper) = work.err.split_at_mut(l);
                 general_mat_mul(1.0, &self.ws[l].t(), &upper[0], 0.0, &mut lower[l - 1]);
-                general_mat_mul(lr, &upper[0], &work.pre[l - 1].t(), 1.0, &mut self.ws[l]);
+                general_mat_mul(layer_lr(lr, l), &upper[0], &work.pre[l - 1].t(), 1.0, &mut self.ws[l]);
             } else {
-                self.ws[0].scaled_add(lr, &work.err[0]);
+                self.ws[0].scaled_add(layer_lr(lr, 0), &work.err[0]);
             }
         }
         common::counters::add_grads(1);

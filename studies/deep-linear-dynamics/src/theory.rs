@@ -7,7 +7,6 @@
 //! vectors). Gradient descent with learning rate η is the Euler discretisation of
 //! τ du/dt = D u^{2-2/D} (s - u) with τ = 1/η and t counted in steps; `D = 2` is the paper's
 //! three-layer case τ du/dt = 2u(s - u).
-pub use common::stats::{median, ols};
 
 /// Three-layer mode strength (paper, Sec. 2): u(t) = s e^{2st/τ} / (e^{2st/τ} - 1 + s/u0).
 /// For s = 0 it is the limit u0 / (1 + 2 u0 t/τ).
@@ -139,7 +138,8 @@ pub fn u_deep(t: f64, u0: f64, s: f64, depth: usize, tau: f64) -> f64 {
 
 /// Continuous-time prediction of the number of GD steps until the loss ½ Σ_α (s_α - u_α)² falls
 /// to `rel_tol` times its initial value, for decoupled modes starting at `u0[α]` with learning
-/// rate η (τ = 1/η, so the result is t/τ · τ = steps). Bisection on t over the quadrature solution.
+/// rate η (τ = 1/η, so the result is t/τ · τ = steps). Bisection on t over the quadrature solution;
+/// +inf when the loss does not reach the tolerance within 1e12 steps.
 pub fn steps_to_tol_ode(s: &[f64], u0: &[f64], depth: usize, lr: f64, rel_tol: f64) -> f64 {
     let tau = 1.0 / lr;
     let loss = |t: f64| -> f64 { s.iter().zip(u0).map(|(&s, &u0)| (s - u_deep(t, u0, s, depth, tau)).powi(2)).sum() };
@@ -149,7 +149,9 @@ pub fn steps_to_tol_ode(s: &[f64], u0: &[f64], depth: usize, lr: f64, rel_tol: f
     while loss(hi) > target {
         lo = hi;
         hi *= 2.0;
-        assert!(hi < 1e12, "steps_to_tol_ode: no convergence");
+        if hi >= 1e12 {
+            return f64::INFINITY;
+        }
     }
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
@@ -170,6 +172,47 @@ pub fn steps_to_tol_ode(s: &[f64], u0: &[f64], depth: usize, lr: f64, rel_tol: f
 /// whose time is elementary: k = (s_max²/c) [1/(s u0) - 1/(s u) + ln(u (s - u0) / (u0 (s - u))) / s²].
 pub fn steps_infinite_depth(u0: f64, u: f64, s: f64, s_max: f64, c: f64) -> f64 {
     s_max * s_max / c * (1.0 / (s * u0) - 1.0 / (s * u) + (u * (s - u0) / (u0 * (s - u))).ln() / (s * s))
+}
+
+/// Steps until the loss ½ Σ_α (s_α - u_α)² of the D → ∞ limit from u0 = 1 (every mode, the
+/// depth-scaled rate c) falls to `rel_tol` times its initial value: each mode's strength at step k
+/// inverts [`steps_infinite_depth`] by bisection on u in (1, s), the step count is bisected on k.
+/// Needs every s > 1; +inf when the tolerance is below what the bisection on u resolves.
+pub fn steps_to_tol_infinite_depth(s: &[f64], s_max: f64, c: f64, rel_tol: f64) -> f64 {
+    let l0: f64 = s.iter().map(|x| (x - 1.0).powi(2)).sum();
+    let loss = |k: f64| -> f64 {
+        s.iter()
+            .map(|&si| {
+                let (mut lo, mut hi) = (1.0, si);
+                for _ in 0..200 {
+                    let mid = 0.5 * (lo + hi);
+                    if steps_infinite_depth(1.0, mid, si, s_max, c) < k {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                (si - 0.5 * (lo + hi)).powi(2)
+            })
+            .sum()
+    };
+    let (mut lo, mut hi) = (0.0, 1.0);
+    while loss(hi) > rel_tol * l0 {
+        lo = hi;
+        hi *= 2.0;
+        if hi >= 1e15 {
+            return f64::INFINITY;
+        }
+    }
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if loss(mid) > rel_tol * l0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
 }
 
 /// The exact discrete GD map of one decoupled, balanced mode of a depth-D chain: every layer's
@@ -222,6 +265,29 @@ pub fn digamma(mut x: f64) -> f64 {
 pub fn gaussian_lyapunov(n: usize) -> Vec<f64> {
     let nf = n as f64;
     (1..=n).map(|i| 0.5 * ((2.0 / nf).ln() + digamma((nf - i as f64 + 1.0) / 2.0))).collect()
+}
+
+/// The trigamma function ψ'(x) for x > 0: recurrence up to x >= 10, then the asymptotic series
+/// 1/x + 1/(2x²) + Σ B_{2k}/x^{2k+1} through the x^{-13} term (truncation error < 1e-16).
+pub fn trigamma(mut x: f64) -> f64 {
+    assert!(x > 0.0, "trigamma needs x > 0");
+    let mut acc = 0.0;
+    while x < 10.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let f = 1.0 / (x * x);
+    let series = f
+        * (1.0 / 6.0 - f * (1.0 / 30.0 - f * (1.0 / 42.0 - f * (1.0 / 30.0 - f * (5.0 / 66.0 - f * 691.0 / 2730.0)))));
+    acc + 1.0 / x + 0.5 * f + series / x
+}
+
+/// Variance of one layer's ln|R_ii| for N x N Gaussian factors (any entry variance):
+/// ln|R_ii| = ½ ln(σ² χ²_{N-i+1}), so Var = ψ'((N - i + 1)/2) / 4, i = 1..N (the spread of the
+/// accumulated sum after D layers is D times this: the layers are independent).
+pub fn gaussian_lyapunov_var(n: usize) -> Vec<f64> {
+    let nf = n as f64;
+    (1..=n).map(|i| 0.25 * trigamma((nf - i as f64 + 1.0) / 2.0)).collect()
 }
 
 /// Predicted growth of ln cond(W_D ⋯ W_1) per layer for N x N Gaussian factors:
@@ -353,6 +419,34 @@ mod tests {
         assert!(l.windows(2).all(|w| w[0] > w[1]));
     }
 
+    #[test]
+    fn trigamma_known_values() {
+        let pi2 = std::f64::consts::PI.powi(2);
+        assert!(close(trigamma(1.0), pi2 / 6.0, 1e-14));
+        assert!(close(trigamma(0.5), pi2 / 2.0, 1e-14));
+        // ψ'(n) = π²/6 - Σ_{k<n} 1/k²; ψ'(n + 1/2) = π²/2 - 4 Σ_{k=1}^{n} 1/(2k-1)².
+        let s7: f64 = (1..=7).map(|k| 1.0 / (k * k) as f64).sum();
+        assert!(close(trigamma(8.0), pi2 / 6.0 - s7, 1e-14));
+        let odd: f64 = (1..=5).map(|k| 4.0 / ((2 * k - 1) * (2 * k - 1)) as f64).sum();
+        assert!(close(trigamma(5.5), pi2 / 2.0 - odd, 1e-13));
+        for &x in &[0.1, 0.73, 2.2, 9.9, 37.0] {
+            assert!(close(trigamma(x + 1.0), trigamma(x) - 1.0 / (x * x), 1e-13));
+            // ψ' is the derivative of ψ (central differences).
+            let h = 1e-5 * x;
+            assert!(close(trigamma(x), (digamma(x + h) - digamma(x - h)) / (2.0 * h), 1e-8));
+        }
+        // Var ln χ²_k = ψ'(k/2): against a Monte Carlo estimate of ln χ²_3 (a sum of 3 squared normals).
+        let mut rng = common::rng::Seed(3).rng();
+        let xs: Vec<f64> = (0..200_000)
+            .map(|_| common::rng::gaussian_vec(&mut rng, 3, 1.0).iter().map(|z| z * z).sum::<f64>().ln())
+            .collect();
+        let (m, sd) = common::stats::mean_sd(&xs);
+        assert!((sd * sd - trigamma(1.5)).abs() < 0.02, "{} vs {}", sd * sd, trigamma(1.5));
+        assert!((m - (digamma(1.5) + 2f64.ln())).abs() < 0.01);
+        let v = gaussian_lyapunov_var(16);
+        assert!(close(v[15], pi2 / 8.0, 1e-14) && v.windows(2).all(|w| w[0] < w[1]));
+    }
+
     proptest::proptest! {
         /// The learning-time formula inverts the trajectory, and the quadrature agrees with the
         /// closed form at D = 2, for arbitrary strengths, initial values and times.
@@ -368,11 +462,15 @@ mod tests {
     }
 
     #[test]
-    fn helpers() {
-        let (m, b) = ols(&[1.0, 2.0, 3.0], &[3.0, 5.0, 7.0]);
-        assert!(close(m, 2.0, 1e-14) && close(b, 1.0, 1e-14));
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, f64::INFINITY]), 3.0);
+    fn quadrature_rule_and_guards() {
         assert!(close(gauss_legendre(|x| x.powi(31), 0.0, 1.0, 1), 1.0 / 32.0, 1e-14));
+        // A tolerance the ODE cannot reach in 1e12 steps (u0 = 1e-300 at depth 8) is +inf, not a panic.
+        assert_eq!(steps_to_tol_ode(&[2.0], &[1e-300], 8, 1e-3, 1e-6), f64::INFINITY);
+        // The D → ∞ step count to a loss tolerance: one mode reaching s(1 - 1e-3) from 1 takes the
+        // closed-form count exactly.
+        let (s, tol) = (3.0f64, 1e-6f64);
+        let uf = s - (tol * (s - 1.0f64).powi(2)).sqrt();
+        let k = steps_to_tol_infinite_depth(&[s], s, 0.5, tol);
+        assert!(close(k, steps_infinite_depth(1.0, uf, s, s, 0.5), 1e-9), "{k}");
     }
 }

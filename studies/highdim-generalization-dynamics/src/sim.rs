@@ -42,10 +42,17 @@ pub struct Run {
     pub train: Vec<f64>,
     /// The expectation of E_g(k) over teacher, noise and init given this data set's eigenvalues.
     pub expected_test: Vec<f64>,
+    /// The variance of E_g(k) over teacher, noise and init given this data set's eigenvalues:
+    /// N(E_g − σ²) = Σ_i v_i χ²_i (one independent χ²₁ per mode, v_i its expected error), so the
+    /// variance is 2Σ v_i² / N².
+    pub expected_test_var: Vec<f64>,
     /// E_g of the k → ∞ limit of gradient descent (minimum-norm change from w0), and the same
     /// for the antithetic start −w0.
     pub test_inf: f64,
     pub test_inf_antithetic: f64,
+    /// Mean and variance of `test_inf` given the eigenvalues (as `expected_test`, k → ∞).
+    pub expected_inf: f64,
+    pub expected_inf_var: f64,
     pub train_inf: f64,
 }
 
@@ -157,21 +164,34 @@ pub fn simulate(spec: &CellSpec, seed: Seed) -> Result<CellResult> {
         .map(|&s0| {
             // Expectation given the eigenvalues: frozen modes keep σ_w̄² + σ₀², the others decay.
             let pr = Noise { teacher: spec.teacher, noise: spec.noise, init: s0 * s0 };
-            let expected_test = spec
+            // Given the eigenvalues, mode i's error z_i = (Vᵀ(w − w̄))_i is Gaussian with variance
+            // v_i (teacher, noise and init are independent and isotropic, VᵀXᵀε has covariance σ²Λ).
+            let (expected_test, expected_test_var) = spec
                 .checkpoints
                 .iter()
                 .map(|&k| {
-                    let modes: f64 = (d.n_null..n).map(|i| mode_error(d.lam[i], spec.eta, k, pr)).sum();
-                    spec.noise + (d.n_null as f64 * pr.start() + modes) / nf
+                    let (mut sum, mut sum_sq) = (0.0, 0.0);
+                    for i in d.n_null..n {
+                        let v = mode_error(d.lam[i], spec.eta, k, pr);
+                        sum += v;
+                        sum_sq += v * v;
+                    }
+                    let frozen = d.n_null as f64;
+                    let start = pr.start();
+                    let mean = spec.noise + (frozen * start + sum) / nf;
+                    (mean, 2.0 * (frozen * start * start + sum_sq) / (nf * nf))
                 })
-                .collect();
+                .unzip();
             Run {
                 test: Vec::with_capacity(spec.checkpoints.len()),
                 train: Vec::with_capacity(spec.checkpoints.len()),
                 expected_test,
+                expected_test_var,
                 test_inf: 0.0,
                 train_inf: 0.0,
                 test_inf_antithetic: 0.0,
+                expected_inf: 0.0,
+                expected_inf_var: 0.0,
             }
         })
         .collect();
@@ -249,6 +269,13 @@ pub fn simulate(spec: &CellSpec, seed: Seed) -> Result<CellResult> {
         runs[r].test_inf = spec.noise + sq(z.view()) / nf;
         runs[r].test_inf_antithetic = spec.noise + sq(d.modes(-s0, spec.eta, None).view()) / nf;
         runs[r].train_inf = d.residual_sq_eig((&z + &d.wbar_t).view()) / pf;
+        // given the eigenvalues: frozen modes σ_w̄² + σ₀², spanned ones σ²/λ_i
+        let start = spec.teacher + s0 * s0;
+        let frozen = d.n_null as f64;
+        let (sum, sum_sq) =
+            (d.n_null..n).map(|i| spec.noise / d.lam[i]).fold((0.0, 0.0), |(a, b), v| (a + v, b + v * v));
+        runs[r].expected_inf = spec.noise + (frozen * start + sum) / nf;
+        runs[r].expected_inf_var = 2.0 * (frozen * start * start + sum_sq) / (nf * nf);
     }
     // Bayes ridge: z_i = (ε̃_i − γ w̄̃_i)/(λ_i + γ); on frozen modes λ = 0 and z_i = −w̄̃_i.
     let gamma = spec.noise / spec.teacher;
@@ -410,5 +437,90 @@ mod tests {
         }
         let direct = 0.2 + sq((&w - &d.wbar).view()) / 30.0;
         assert!((direct - r.ridge_test).abs() < 1e-10, "{direct} vs {}", r.ridge_test);
+    }
+}
+
+#[cfg(test)]
+mod diag {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn diag_noise_stream() {
+        let (n, p, s2) = (200usize, 250usize, 0.2f64);
+        let roots: Vec<u64> = std::env::var("ROOTS")
+            .map(|s| s.split(',').map(|x| x.parse().unwrap()).collect())
+            .unwrap_or(vec![20240601]);
+        let reps: usize = std::env::var("REPS").map(|s| s.parse().unwrap()).unwrap_or(50);
+        let alpha: f64 = std::env::var("ALPHA").map(|s| s.parse().unwrap()).unwrap_or(1.25);
+        let p = if alpha == 1.25 { p } else { (alpha * n as f64).round() as usize };
+        let mut all_std = vec![];
+        for &root in &roots {
+            let (mut sum_t, mut sum_e, mut sum_v, mut sq_t) = (0.0, 0.0, 0.0, 0.0);
+            let mut zs = 0.0;
+            let mut zs2 = 0.0;
+            let mut cnt = 0.0;
+            for rep in 0..reps {
+                let cj = format!("{{\"alpha\":{},\"rep\":{}}}", serde_json::to_string(&alpha).unwrap(), rep);
+                let seed = Seed(root).child("grid").child("gd").child(&cj);
+                let d = Data::draw(n, p, 1.0, s2, seed);
+                let t: f64 = s2 + (d.n_null..n).map(|i| (d.eps_t[i] / d.lam[i]).powi(2)).sum::<f64>() / n as f64;
+                let e: f64 = s2 + s2 * (d.n_null..n).map(|i| 1.0 / d.lam[i]).sum::<f64>() / n as f64;
+                let v: f64 =
+                    2.0 * s2 * s2 * (d.n_null..n).map(|i| 1.0 / d.lam[i].powi(2)).sum::<f64>() / (n * n) as f64;
+                for i in d.n_null..n {
+                    let z = d.eps_t[i] / (s2 * d.lam[i]).sqrt();
+                    zs += z * z;
+                    zs2 += z * z * z * z;
+                    cnt += 1.0;
+                }
+                sum_t += t;
+                sum_e += e;
+                sum_v += v;
+                sq_t += t * t;
+                all_std.push((t - e) / v.sqrt());
+                if std::env::var("TOPMODES").is_ok() {
+                    let mut c: Vec<(f64, f64, usize)> =
+                        (d.n_null..n).map(|i| (d.eps_t[i] * d.eps_t[i] / (s2 * d.lam[i]), d.lam[i], i)).collect();
+                    let contrib: f64 = c.iter().map(|x| (x.0 - 1.0) * s2 / x.1 / n as f64).sum();
+                    c.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+                    println!(
+                        "  rep {rep}: excess {contrib:.4} top chi2 {:?}",
+                        &c[..4].iter().map(|x| (format!("{:.1}", x.0), format!("{:.4}", x.1), x.2)).collect::<Vec<_>>()
+                    );
+                }
+                if std::env::var("VERBOSE").is_ok() {
+                    let c = (d
+                        .eps_t
+                        .iter()
+                        .zip(&d.lam)
+                        .skip(d.n_null)
+                        .map(|(e, l)| e * e / (s2 * l))
+                        .collect::<Vec<f64>>());
+                    let lo: f64 = c[..20].iter().sum::<f64>() / 20.0;
+                    println!(
+                        "  rep {rep}: t {t:.4} e {e:.4} z {:.2} lam_min {:.4} mean z2 (20 smallest modes) {lo:.3} |eps|2/P {:.4} |wbar|2/N {:.4}",
+                        (t - e) / v.sqrt(),
+                        d.lam[d.n_null],
+                        d.y.len() as f64,
+                        d.wbar.dot(&d.wbar) / n as f64
+                    );
+                }
+            }
+            let r = reps as f64;
+            let mt = sum_t / r;
+            let se = ((sq_t / r - mt * mt) * r / (r - 1.0) / r).sqrt();
+            println!(
+                "root {root}: mean {mt:.4} ± {se:.4}  expected {:.4}  paired z {:.2}  (sd of noise part {:.4}) mean z² {:.4} E z⁴ {:.3}",
+                sum_e / r,
+                (sum_t - sum_e) / sum_v.sqrt(),
+                (sum_v).sqrt() / r,
+                zs / cnt,
+                zs2 / cnt
+            );
+        }
+        let m = all_std.len() as f64;
+        let mu = all_std.iter().sum::<f64>() / m;
+        let sd = (all_std.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / m).sqrt();
+        println!("all: standardized residual mean {mu:.4} (se {:.4}), sd {sd:.4}, n {m}", 1.0 / m.sqrt());
     }
 }

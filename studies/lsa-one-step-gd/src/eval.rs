@@ -47,6 +47,17 @@ pub fn precond_gd(p: &Prompt, d: usize, n: usize, gamma: &[f64]) -> f64 {
     (0..d).map(|c| xq[c] * (0..d).map(|j| gamma[c * d + j] * h[j]).sum::<f64>()).sum()
 }
 
+/// [`precond_gd`] with `h` already computed ([`Prompt::h_into`]): the same number.
+pub fn precond_gd_h(p: &Prompt, d: usize, h: &[f64], gamma: &[f64]) -> f64 {
+    let xq = p.xq(d);
+    (0..d).map(|c| xq[c] * (0..d).map(|j| gamma[c * d + j] * h[j]).sum::<f64>()).sum()
+}
+
+/// [`gd`] with `h` already computed ([`Prompt::h_into`]): the same number.
+pub fn gd_h(p: &Prompt, d: usize, h: &[f64], eta: f64) -> f64 {
+    eta * h.iter().zip(p.xq(d)).map(|(a, b)| a * b).sum::<f64>()
+}
+
 /// `η x_qᵀ h`: one GD step of size `η` from `w = 0` on `(1/2n) Σ (wᵀx_i − y_i)²`.
 pub fn gd(p: &Prompt, d: usize, n: usize, eta: f64) -> f64 {
     eta * p.h(d, n).iter().zip(p.xq(d)).map(|(a, b)| a * b).sum::<f64>()

@@ -159,36 +159,57 @@ pub struct Stats {
     pub count: usize,
 }
 
+/// Chunks drawn in parallel by [`Stats::collect`] (the results do not depend on it): one per
+/// thread, at most 8.
+pub fn chunks_in_flight() -> usize {
+    rayon::current_num_threads().clamp(1, 8)
+}
+
 /// Rows per GEMM chunk: about 4 M feature entries (32 MB), at most 4096 rows.
-fn chunk_rows(p: usize) -> usize {
+pub fn chunk_rows(p: usize) -> usize {
     ((1usize << 22) / p).clamp(64, 4096)
 }
 
 impl Stats {
     /// Draw `prompts` prompts of `task` (chunk `k` from `seed.child_idx("chunk", k)`, so the set
     /// does not depend on threads) and accumulate `(A, b, c₀)`.
+    ///
+    /// Chunks are drawn [`chunks_in_flight`] at a time in parallel, while the previous ones are
+    /// accumulated on one thread in chunk order: the same sums, in the same order, as a sequential
+    /// loop, whatever the thread count.
     pub fn collect(task: &Task, layer: &OneLayer, prompts: usize, seed: Seed) -> Stats {
         use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+        use rayon::prelude::*;
         let p = layer.num_features();
         let rows = chunk_rows(p);
+        let nchunks = prompts.div_ceil(rows);
+        let group = chunks_in_flight();
+        /// One chunk's features (row-major `m × p`) and query responses.
+        struct Chunk {
+            phi: Vec<f64>,
+            y: Array1<f64>,
+            m: usize,
+        }
+        let fill = |k: usize, c: &mut Chunk| {
+            c.m = rows.min(prompts - k * rows);
+            let mut rng = seed.child_idx("chunk", k as u64).rng();
+            let mut prompt = Prompt::default();
+            for r in 0..c.m {
+                task.sample_into(&mut rng, &mut prompt);
+                layer.features(&prompt, task.n, &mut c.phi[r * p..(r + 1) * p]);
+                c.y[r] = prompt.yq();
+            }
+        };
+        let fill_group = |k0: usize, k1: usize, buf: &mut [Chunk]| {
+            buf[..k1 - k0].par_iter_mut().enumerate().for_each(|(i, c)| fill(k0 + i, c));
+        };
         // Only the lower triangle of A is accumulated (a symmetric rank-k update), then mirrored.
         let mut a = faer::Mat::<f64>::zeros(p, p);
         let mut b = Array1::<f64>::zeros(p);
         let mut c0 = 0.0;
-        let mut phi = vec![0.0; rows * p];
-        let mut y = Array1::<f64>::zeros(rows);
-        let mut prompt = Prompt::default();
-        let mut done = 0;
-        let mut k = 0;
-        while done < prompts {
-            let m = rows.min(prompts - done);
-            let mut rng = seed.child_idx("chunk", k).rng();
-            for r in 0..m {
-                task.sample_into(&mut rng, &mut prompt);
-                layer.features(&prompt, task.n, &mut phi[r * p..(r + 1) * p]);
-                y[r] = prompt.yq();
-            }
-            let ph = faer::MatRef::from_row_major_slice(&phi[..m * p], m, p);
+        let mut accumulate = |c: &Chunk| {
+            let m = c.m;
+            let ph = faer::MatRef::from_row_major_slice(&c.phi[..m * p], m, p);
             matmul(
                 a.as_mut(),
                 BlockStructure::TriangularLower,
@@ -200,12 +221,23 @@ impl Stats {
                 1.0,
                 faer::Par::Seq,
             );
-            let phn = ndarray::ArrayView2::from_shape((m, p), &phi[..m * p]).expect("chunk shape");
-            let yy = y.slice(ndarray::s![..m]);
+            let phn = ndarray::ArrayView2::from_shape((m, p), &c.phi[..m * p]).expect("chunk shape");
+            let yy = c.y.slice(ndarray::s![..m]);
             b += &phn.t().dot(&yy);
             c0 += yy.dot(&yy);
-            done += m;
-            k += 1;
+        };
+        let new_buf = || -> Vec<Chunk> {
+            (0..group.min(nchunks)).map(|_| Chunk { phi: vec![0.0; rows * p], y: Array1::zeros(rows), m: 0 }).collect()
+        };
+        let (mut ready, mut spare) = (new_buf(), new_buf());
+        let (mut k0, mut k1) = (0, group.min(nchunks));
+        fill_group(k0, k1, &mut ready);
+        while k0 < nchunks {
+            let k2 = (k1 + group).min(nchunks);
+            let cur = &ready[..k1 - k0];
+            rayon::join(|| cur.iter().for_each(&mut accumulate), || fill_group(k1, k2, &mut spare));
+            std::mem::swap(&mut ready, &mut spare);
+            (k0, k1) = (k1, k2);
         }
         let inv = 1.0 / prompts as f64;
         let a = Array2::from_shape_fn((p, p), |(i, j)| inv * if i >= j { a[(i, j)] } else { a[(j, i)] });
@@ -272,6 +304,54 @@ mod tests {
         // A u_x component adds the XᵀX/n x_q term.
         theta[0] = 0.5;
         assert!(layer.non_gd(&theta) > 0.0);
+    }
+
+    /// The sequential loop `collect` replaced: one chunk after the other on one thread.
+    fn collect_sequential(task: &Task, layer: &OneLayer, prompts: usize, seed: Seed) -> Stats {
+        use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+        let (p, rows) = (layer.num_features(), chunk_rows(layer.num_features()));
+        let (mut a, mut b, mut c0) = (faer::Mat::<f64>::zeros(p, p), Array1::<f64>::zeros(p), 0.0);
+        let (mut phi, mut y, mut prompt) = (vec![0.0; rows * p], Array1::<f64>::zeros(rows), Prompt::default());
+        let (mut done, mut k) = (0, 0);
+        while done < prompts {
+            let m = rows.min(prompts - done);
+            let mut rng = seed.child_idx("chunk", k).rng();
+            for r in 0..m {
+                task.sample_into(&mut rng, &mut prompt);
+                layer.features(&prompt, task.n, &mut phi[r * p..(r + 1) * p]);
+                y[r] = prompt.yq();
+            }
+            let ph = faer::MatRef::from_row_major_slice(&phi[..m * p], m, p);
+            let (lower, rect) = (BlockStructure::TriangularLower, BlockStructure::Rectangular);
+            matmul(a.as_mut(), lower, faer::Accum::Add, ph.transpose(), rect, ph, rect, 1.0, faer::Par::Seq);
+            let phn = ndarray::ArrayView2::from_shape((m, p), &phi[..m * p]).unwrap();
+            let yy = y.slice(ndarray::s![..m]);
+            b += &phn.t().dot(&yy);
+            c0 += yy.dot(&yy);
+            done += m;
+            k += 1;
+        }
+        let inv = 1.0 / prompts as f64;
+        let a = Array2::from_shape_fn((p, p), |(i, j)| inv * if i >= j { a[(i, j)] } else { a[(j, i)] });
+        Stats { a, b: b * inv, c0: c0 * inv, count: prompts }
+    }
+
+    #[test]
+    fn parallel_chunks_give_the_sequential_sums_bit_for_bit() {
+        // d = 3 (p = 30): chunks of 4096 prompts; 5 full chunks and a partial one, at 1, 2, 3 and 7
+        // threads (groups of 1, 2, 3, 7 chunks in flight), ReLU targets (the vectorised teacher).
+        let task = Task { kind: Kind::Relu, d: 3, n: 4, sigma: 0.3, eigs: vec![], width: 5 };
+        let layer = OneLayer::new(3);
+        let prompts = 5 * chunk_rows(layer.num_features()) + 17;
+        let want = collect_sequential(&task, &layer, prompts, Seed(9));
+        for threads in [1, 2, 3, 7] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let got = pool.install(|| Stats::collect(&task, &layer, prompts, Seed(9)));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(got.a.as_slice().unwrap()), bits(want.a.as_slice().unwrap()), "{threads} threads");
+            assert_eq!(bits(got.b.as_slice().unwrap()), bits(want.b.as_slice().unwrap()));
+            assert_eq!(got.c0.to_bits(), want.c0.to_bits());
+        }
     }
 
     #[test]

@@ -59,13 +59,18 @@ impl Prompt {
     /// `h = (1/n) Σ_{i<n} y_i x_i` (the negative gradient of the least-squares loss at `w = 0`).
     pub fn h(&self, d: usize, n: usize) -> Vec<f64> {
         let mut h = vec![0.0; d];
+        self.h_into(d, n, &mut h);
+        h
+    }
+    /// [`Prompt::h`] into `h` (length `d`).
+    pub fn h_into(&self, d: usize, n: usize, h: &mut [f64]) {
+        h.fill(0.0);
         for i in 0..n {
             let yi = self.y[i] / n as f64;
             for (hk, xk) in h.iter_mut().zip(&self.x[i * d..(i + 1) * d]) {
                 *hk += yi * xk;
             }
         }
-        h
     }
 }
 
@@ -102,17 +107,31 @@ impl Task {
             }
             Kind::Relu => {
                 let m = self.width;
-                let v: Vec<f64> = (0..m * d).map(|_| normal(rng)).collect();
+                // V (m × d, drawn row by row) is kept transposed, so that the m pre-activations
+                // v_jᵀx accumulate side by side (vectorised over j), each in the order k = 0..d of
+                // a plain dot product starting from -0.0 (as `Iterator::sum`): the same numbers.
+                let mut vt = vec![0.0; m * d];
+                for j in 0..m {
+                    for k in 0..d {
+                        vt[k * m + j] = normal(rng);
+                    }
+                }
                 let a: Vec<f64> = (0..m).map(|_| normal(rng) / (m as f64).sqrt()).collect();
+                let mut pre = vec![0.0; m];
                 for i in 0..=n {
                     let row = &mut p.x[i * d..(i + 1) * d];
                     for r in row.iter_mut() {
                         *r = normal(rng);
                     }
+                    pre.fill(-0.0);
+                    for (k, &xk) in row.iter().enumerate() {
+                        for (pj, vj) in pre.iter_mut().zip(&vt[k * m..(k + 1) * m]) {
+                            *pj += vj * xk;
+                        }
+                    }
                     let mut yi = 0.0;
-                    for j in 0..m {
-                        let pre: f64 = v[j * d..(j + 1) * d].iter().zip(row.iter()).map(|(a, b)| a * b).sum();
-                        yi += a[j] * pre.max(0.0);
+                    for (aj, pj) in a.iter().zip(&pre) {
+                        yi += aj * pj.max(0.0);
                     }
                     p.y[i] = yi + self.sigma * normal(rng);
                 }
@@ -135,6 +154,30 @@ mod tests {
 
     fn task(kind: Kind, d: usize, n: usize, sigma: f64) -> Task {
         Task { kind, d, n, sigma, eigs: (0..d).map(|k| 0.5 + k as f64).collect(), width: 16 }
+    }
+
+    #[test]
+    fn relu_teacher_gives_the_numbers_of_a_plain_dot_product() {
+        // The ReLU branch as first written: V row by row, each v_jᵀx an iterator sum.
+        let t = task(Kind::Relu, 5, 20, 0.5);
+        let (d, n, m) = (t.d, t.n, t.width);
+        let (mut rng_a, mut rng_b) = (Seed(4).rng(), Seed(4).rng());
+        let mut p = Prompt::default();
+        for _ in 0..2000 {
+            t.sample_into(&mut rng_a, &mut p);
+            let v: Vec<f64> = (0..m * d).map(|_| normal(&mut rng_b)).collect();
+            let a: Vec<f64> = (0..m).map(|_| normal(&mut rng_b) / (m as f64).sqrt()).collect();
+            for i in 0..=n {
+                let row: Vec<f64> = (0..d).map(|_| normal(&mut rng_b)).collect();
+                let mut yi = 0.0;
+                for j in 0..m {
+                    let pre: f64 = v[j * d..(j + 1) * d].iter().zip(&row).map(|(a, b)| a * b).sum();
+                    yi += a[j] * pre.max(0.0);
+                }
+                assert_eq!(row, p.x[i * d..(i + 1) * d]);
+                assert_eq!((yi + t.sigma * normal(&mut rng_b)).to_bits(), p.y[i].to_bits());
+            }
+        }
     }
 
     /// Monte-Carlo estimate of (E[y_q x_qᵀh], E[(x_qᵀh)²]) with a standard error of the ratio.

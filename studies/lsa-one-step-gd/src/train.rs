@@ -30,6 +30,20 @@ impl AdamCfg {
         let ms = self.decay_at.iter().map(|f| (f * self.steps as f64).round() as usize).collect();
         Schedule::step(self.lr, ms, self.decay)
     }
+    /// Range checks of every key under `key` (`adam`, `direct.adam`).
+    pub fn check(&self, c: &mut common::Checks, key: &str) {
+        let a = self;
+        let k = |f: &str| format!("{key}.{f}");
+        c.size(&k("steps"), a.steps, 1, 1_000_000)
+            .positive(&k("lr"), a.lr, 10.0)
+            .positive(&k("decay"), a.decay, 10.0)
+            .real(&k("init_std"), a.init_std, 0.0, 10.0)
+            .rule(a.decay_at.len() <= 100, format!("`{}` holds at most 100 fractions", k("decay_at")))
+            .rule(
+                a.decay_at.iter().all(|f| (0.0..=1.0).contains(f)),
+                format!("`{}` holds fractions of the run, in [0, 1]", k("decay_at")),
+            );
+    }
     fn optimizer(&self) -> Box<dyn Optimizer> {
         OptimizerConfig::adam(self.schedule()).build()
     }

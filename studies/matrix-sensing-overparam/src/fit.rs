@@ -1,23 +1,13 @@
-//! Rate and slope estimates from an error curve: least-squares lines in (ln t, ln e) and (t, ln e).
+//! Rate and slope estimates from an error curve: least-squares slopes in (ln t, ln e) and (t, ln e).
 
-/// Least-squares line `y ≈ slope·x + intercept`; `None` with fewer than two distinct x.
-pub fn linfit(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
-    let n = x.len().min(y.len());
-    if n < 2 {
+/// Least-squares slope of `y` on `x` (`common::stats::ols`); `None` with fewer than two points or
+/// when the x values do not vary (the slope is then not finite).
+pub fn ls_slope(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() < 2 {
         return None;
     }
-    let mx = x[..n].iter().sum::<f64>() / n as f64;
-    let my = y[..n].iter().sum::<f64>() / n as f64;
-    let (mut sxx, mut sxy) = (0.0, 0.0);
-    for i in 0..n {
-        sxx += (x[i] - mx) * (x[i] - mx);
-        sxy += (x[i] - mx) * (y[i] - my);
-    }
-    if sxx <= 0.0 || !sxx.is_finite() {
-        return None;
-    }
-    let slope = sxy / sxx;
-    Some((slope, my - slope * mx))
+    let s = common::stats::ols(x, y).0;
+    s.is_finite().then_some(s)
 }
 
 /// Slope of ln e against ln t over `t ∈ [t_lo, t_hi]`, from points picked on a geometric grid of
@@ -42,7 +32,7 @@ pub fn loglog_slope(t: &[u64], e: &[f64], t_lo: f64, t_hi: f64) -> Option<f64> {
     idx.dedup();
     let (x, y): (Vec<f64>, Vec<f64>) =
         idx.iter().filter(|&&i| e[i] > 0.0).map(|&i| ((t[i] as f64).ln(), e[i].ln())).unzip();
-    linfit(&x, &y).map(|p| p.0)
+    ls_slope(&x, &y)
 }
 
 /// A linear-rate fit on the error window `[lo, hi]`.
@@ -67,7 +57,7 @@ pub fn window_rate(t: &[u64], e: &[f64], lo: f64, hi: f64) -> Option<WindowFit> 
     if x.len() < 5 {
         return None;
     }
-    let (slope, _) = linfit(&x, &y)?;
+    let slope = ls_slope(&x, &y)?;
     Some(WindowFit { rate: -slope, t_enter: t[start], t_exit: end.map(|i| t[i]), points: x.len() })
 }
 
@@ -79,10 +69,10 @@ mod tests {
     fn line_is_recovered() {
         let x: Vec<f64> = (0..10).map(|i| i as f64).collect();
         let y: Vec<f64> = x.iter().map(|v| 3.0 * v - 2.0).collect();
-        let (s, c) = linfit(&x, &y).unwrap();
-        assert!((s - 3.0).abs() < 1e-12 && (c + 2.0).abs() < 1e-12);
-        assert!(linfit(&[1.0], &[2.0]).is_none());
-        assert!(linfit(&[1.0, 1.0], &[2.0, 3.0]).is_none());
+        let s = ls_slope(&x, &y).unwrap();
+        assert!((s - 3.0).abs() < 1e-12);
+        assert!(ls_slope(&[1.0], &[2.0]).is_none());
+        assert!(ls_slope(&[1.0, 1.0], &[2.0, 3.0]).is_none());
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //!   (O(dm)): **O(dm + m^2)**.
 //! * Replacing the oldest gradient: one row of `G`, one row/column of `G G^T` (O(dm)), then the
 //!   LU and the rows of B from the replaced index on (O(m^3)): **O(dm + m^3)**.
-use crate::kernels::{add_ops, gemv, gemv_t, gram, lu_nopivot_inplace};
+use crate::kernels::{
+    coef_rows, forward_subst, gemv, gemv_t, gram, lu_nopivot_inplace, matmul, scale, vecmat, zip_map,
+};
 use ndarray::{Array1, Array2, ArrayView1};
 
 #[derive(Clone, Debug)]
@@ -39,7 +41,8 @@ impl DynamicInv {
     /// Build from an initial `m x d` gradient matrix (rows are gradients) and damping `damp`.
     pub fn new(grads: Array2<f64>, damp: f64) -> Self {
         assert!(damp > 0.0, "damping must be positive");
-        let grads = grads.as_standard_layout().into_owned();
+        // rows must be contiguous; an owned row-major matrix is kept as is (no copy of m x d)
+        let grads = if grads.is_standard_layout() { grads } else { grads.as_standard_layout().into_owned() };
         let (m, d) = grads.dim();
         assert!(m >= 1, "need at least one gradient");
         let lambd = 1.0 / damp;
@@ -52,7 +55,7 @@ impl DynamicInv {
             dots,
             gihig: Array2::zeros((m, m)),
             denom: Array1::zeros(m),
-            coef: Array2::eye(m) * lambd,
+            coef: scale(Array2::<f64>::eye(m).view(), lambd),
             last: 0,
         };
         s.setup();
@@ -83,7 +86,7 @@ impl DynamicInv {
     fn setup(&mut self) {
         let m = self.m;
         let mf = m as f64;
-        let mut lu = &self.dots * self.lambd;
+        let mut lu = scale(self.dots.view(), self.lambd);
         for i in 0..m {
             lu[[i, i]] += mf;
         }
@@ -100,48 +103,30 @@ impl DynamicInv {
             }
             self.denom[i] = mf + self.gihig[[i, i]];
         }
-        // tmp[i, k] = -D[k, i] / denom[k];  B[i, :i] = tmp[i, :i] B[:i, :i]
-        add_ops((self.last.max(1)..m).map(|i| (i * (i + 1) / 2) as u64).sum());
-        for i in self.last.max(1)..m {
-            let mut row = vec![0.0; i];
-            for k in 0..i {
-                let t = -self.gihig[[k, i]] / self.denom[k];
-                if t != 0.0 {
-                    // B[k, j] = 0 for j > k
-                    for (j, r) in row.iter_mut().enumerate().take(k + 1) {
-                        *r += t * self.coef[[k, j]];
-                    }
-                }
-            }
-            for (j, r) in row.into_iter().enumerate() {
-                self.coef[[i, j]] = r;
-            }
-        }
+        // B[i, :i] = tmp[i, :i] B[:i, :i] with tmp[i, k] = -D[k, i] / denom[k]
+        coef_rows(&mut self.coef, &self.gihig, &self.denom, self.last.max(1));
     }
 
     /// `F^{-1} x` given `dots = G x` (the repo's `mul(x, dots)`).
     fn mul_with_dots(&self, x: ArrayView1<f64>, dots: Array1<f64>) -> Array1<f64> {
-        let m = self.m;
         // giHix[i] = v_i^T x by forward substitution with D.
-        let mut gihix = dots * self.lambd;
-        add_ops((m * (m - 1) / 2 + m * m) as u64 + self.d as u64);
-        for i in 1..m {
-            let a = gihix[i - 1] / self.denom[i - 1];
-            for j in i..m {
-                gihix[j] -= self.gihig[[i - 1, j]] * a;
-            }
-        }
-        let c = &gihix / &self.denom;
+        let mut gihix = scale(dots.view(), self.lambd);
+        forward_subst(&mut gihix, &self.gihig, &self.denom);
+        zip_map(&mut gihix.view_mut(), &self.denom.view(), |a, b| a / b);
         // (c B): coefficients of the g_j
-        let cb = c.dot(&self.coef);
+        let cb = vecmat(gihix.view(), self.coef.view());
         let mut out = gemv_t(self.grads.view(), cb.view());
-        out.zip_mut_with(&x, |o, &xi| *o = self.lambd * xi - *o);
+        zip_map(&mut out.view_mut(), &x, |o, xi| self.lambd * xi - o);
         out
     }
 
     /// The inverse-Hessian-vector product `F^{-1} x` in O(dm + m^2).
     pub fn mul(&self, x: ArrayView1<f64>) -> Array1<f64> {
         assert_eq!(x.len(), self.d, "IHVP: vector of length {} for d = {}", x.len(), self.d);
+        #[cfg(test)]
+        if let Some(y) = self.planted_mul(x) {
+            return y;
+        }
         let dots = gemv(self.grads.view(), x);
         self.mul_with_dots(x, dots)
     }
@@ -149,7 +134,6 @@ impl DynamicInv {
     fn set_grad(&mut self, g: ArrayView1<f64>) -> Array1<f64> {
         assert_eq!(g.len(), self.d, "gradient of length {} for d = {}", g.len(), self.d);
         let j = self.last;
-        add_ops(self.d as u64);
         self.grads.row_mut(j).assign(&g);
         let tmp = gemv(self.grads.view(), g);
         self.dots.row_mut(j).assign(&tmp);
@@ -174,8 +158,30 @@ impl DynamicInv {
         res
     }
 
+    /// A planted slower IHVP ([`crate::kernels::plant`]): the same `F^{-1} x`, with more work.
+    #[cfg(test)]
+    fn planted_mul(&self, x: ArrayView1<f64>) -> Option<Array1<f64>> {
+        use crate::kernels::plant::{self, Plant};
+        match plant::get() {
+            Plant::DenseFisher => {
+                std::hint::black_box(matmul(self.grads.t(), self.grads.view()));
+                None
+            }
+            Plant::RebuildVectors => {
+                // F^{-1} x = lambda^{-1} x - sum_i (v_i^T x / denom_i) v_i with v = B G rebuilt here
+                let v = self.v_rows();
+                let mut c = gemv(v.view(), x);
+                zip_map(&mut c.view_mut(), &self.denom.view(), |a, b| a / b);
+                let mut out = gemv_t(v.view(), c.view());
+                zip_map(&mut out.view_mut(), &x, |o, xi| self.lambd * xi - o);
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// The d-vectors `v_i = B G` row by row (for tests: equals the static algorithm's `Hg`).
     pub fn v_rows(&self) -> Array2<f64> {
-        self.coef.dot(&self.grads)
+        matmul(self.coef.view(), self.grads.view())
     }
 }

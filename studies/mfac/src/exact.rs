@@ -18,9 +18,11 @@ pub struct ExactRow {
     /// `dynamic`, `static` or `hinv_slow`.
     pub algorithm: String,
     /// Relative error against the dense Cholesky reference (`||a - b|| / ||b||`; for `diag`, the
-    /// largest elementwise relative error).
+    /// largest elementwise relative error; NaN when the reference could not factor F).
+    #[serde(with = "common::report::json_f64")]
     pub rel_err: f64,
     /// `kappa(F) * eps`: the accuracy any backward-stable solver can promise.
+    #[serde(with = "common::report::json_f64")]
     pub kappa_eps: f64,
 }
 

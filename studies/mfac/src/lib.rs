@@ -1,51 +1,65 @@
 //! Study `mfac`: M-FAC, Efficient Matrix-Free Approximations of Second-Order Information
 //! (Frantar, Kurtic, Alistarh, NeurIPS 2021, arXiv:2107.03356; code IST-DASLab/M-FAC).
 //!
-//! Both algorithms for `F = lambda I + (1/m) sum_i g_i g_i^T`: the static one ([`static_inv`],
+//! Both algorithms act with the inverse of the damped empirical Fisher
+//! `F = lambda I + (1/m) sum_i g_i g_i^T` without forming it: the static one ([`static_inv`],
 //! O(dm^2) setup, O(dm) IHVP, O(m) per element of `F^{-1}`) and the sliding-window one
-//! ([`dynamic`], O(dm + m^2) IHVP, O(dm + m^3) per replaced gradient). The study checks them
-//! against a dense Cholesky inverse, measures their cost against d and m, prunes an MLP with the
-//! OBS saliency they give, and trains it with the M-FAC optimizer. See `README.md`.
+//! ([`dynamic`], O(dm + m^2) IHVP, O(dm + m^3) per replaced gradient). The experiment:
+//! 1. **Scaling (M3, claims C2a-C2h)**: time the dynamic IHVP and update and the static IHVP and
+//!    setup over d and over m, count the multiplications their kernels execute ([`kernels`]), and
+//!    time the dense alternative (form F, Cholesky, solve) over d ([`timing`]). It runs first, alone.
+//! 2. **Exactness (M1, M2, M4, claims C1a-C1d)**: both algorithms and the repo's `HInvSlow`
+//!    against a dense Cholesky solve, and the ring buffer after every insert ([`exact`]).
+//! 3. **Pruning (M5, claims C3, C3c, C3d)**: an MLP on the digits pruned one-shot by magnitude and
+//!    by the OBS saliency of the static inverse, from per-sample gradients (on the GPU under
+//!    `--device cuda`) ([`prune`]); at the first step, how well the saliency predicts the real
+//!    training-loss increase of removing each of 32 weights.
+//! 4. **Optimizers (M6, claim C4)**: SGD with momentum, Adam and the M-FAC optimizer at tuned step
+//!    sizes ([`compare`]).
+//!
+//! See `README.md`.
 
+pub mod compare;
+pub mod cost;
 pub mod dynamic;
 pub mod exact;
+pub mod figures;
 pub mod kernels;
 pub mod optimizer;
 pub mod prune;
 pub mod reference;
+pub mod report;
 pub mod static_inv;
 pub mod task;
 pub mod timing;
 
 use anyhow::Result;
-use common::optim::{Optimizer, adam, momentum, stateful};
-use common::report::fmt_num;
-use common::{Claim, Ctx, Figure, Outcome, Paper, Profiles, Series, Study, Table};
+use common::study::{Checks, Estimate, Validate};
+use common::{BadInput, ClaimSpec, Ctx, Expect, Outcome, Paper, Profiles, Study};
 use serde::{Deserialize, Serialize};
 
+use compare::OptResult;
 use exact::ExactRow;
-use prune::{Method, ObsCheck, PrunePoint, PruneSettings};
-use timing::{OpCounts, Stat, TimingRow, loglog_slope, round_median_slope};
-
-/// Regression tolerance of the rounding-error claims: their size is κ(F)·ε times a factor that
-/// changes with the SIMD width and summation order of the machine's BLAS-like kernels, so only an
-/// order-of-magnitude move is a regression.
-const ROUNDING_DRIFT: f64 = 10.0;
+use prune::PruneSeed;
+use timing::Scaling;
 
 /// The study (registered in `repro`).
 pub struct Mfac;
+
+// ---------------------------------------------------------------------------------------------
+// 1. Config
 
 /// Every knob of a run; `quick()` is CI's profile, `full()` the closest feasible to the paper.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    // --- M1/M4 exactness against the dense inverse
+    // --- M1/M4 exactness against the dense inverse: m random gradients of length d
     pub exact_m: usize,
     pub exact_d: usize,
     pub exact_damps: Vec<f64>,
     /// Also run the repo's dense `HInvSlow` (O(m d^2)).
     pub exact_hinv_slow: bool,
-    // --- M2 ring buffer
+    // --- M2 ring buffer: a window of m gradients of length d, `ring_inserts` replacements
     pub ring_m: usize,
     pub ring_d: usize,
     pub ring_inserts: usize,
@@ -54,6 +68,7 @@ pub struct Config {
     pub timing_damp: f64,
     /// Threads of the timed kernels (1: per-core cost, least sensitive to other processes).
     pub timing_threads: usize,
+    /// Interleaved rounds of measurements.
     pub timing_reps: usize,
     /// The d sweep at m = `timing_m`; slopes are fitted on d >= `timing_fit_min_d` (out of cache).
     pub timing_m: usize,
@@ -62,11 +77,12 @@ pub struct Config {
     /// The m sweep at d = `timing_d`.
     pub timing_d: usize,
     pub timing_ms: Vec<usize>,
-    /// The dense alternative (form F, Cholesky, solve) at these d, with `dense_m` gradients.
+    /// The dense alternative (form F, Cholesky, solve) at these d, with `dense_m` gradients; its
+    /// slope is fitted without the smallest d.
     pub dense_ds: Vec<usize>,
     pub dense_m: usize,
     pub dense_reps: usize,
-    // --- the MLP task (digits)
+    // --- the MLP task (digits): task seeds, hidden width, held-out share, mini-batch size
     pub seeds: usize,
     pub hidden: usize,
     pub test_frac: f64,
@@ -75,8 +91,11 @@ pub struct Config {
     pub dense_epochs: usize,
     pub dense_lr: f64,
     // --- M5 pruning
+    /// Per-sample gradients per Fisher estimate (at most the training-set size).
     pub prune_m: usize,
+    /// Damping relative to the mean of the Fisher diagonal.
     pub prune_damp_rel: f64,
+    /// Block size of the static algorithm (0: one block of all weights).
     pub prune_blocksize: usize,
     /// Sparsity path (increasing); M-FAC re-estimates F at each step of it.
     pub sparsities: Vec<f64>,
@@ -168,54 +187,305 @@ impl Profiles for Config {
     }
 }
 
-/// The optimizers compared in M6.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum OptKind {
-    SgdMomentum { beta: f64 },
-    Adam,
-    Mfac { m: usize, damp: f64 },
-}
+/// Images in the shipped digits (the split's size follows from `test_frac`).
+pub const DIGITS_N: usize = 1797;
 
-impl OptKind {
-    fn label(&self) -> String {
-        match *self {
-            OptKind::SgdMomentum { beta } => format!("SGD (momentum {beta})"),
-            OptKind::Adam => "Adam".into(),
-            OptKind::Mfac { m, damp } => format!("M-FAC (m={m}, λ={})", fmt_num(damp)),
-        }
+impl Config {
+    /// Training images of the digits split.
+    pub fn n_train(&self) -> usize {
+        DIGITS_N - ((DIGITS_N as f64) * self.test_frac).round().clamp(0.0, DIGITS_N as f64) as usize
     }
-    fn build(&self, lr: f64) -> Box<dyn Optimizer> {
-        match *self {
-            OptKind::SgdMomentum { beta } => Box::new(stateful(momentum(lr, beta))),
-            OptKind::Adam => Box::new(stateful(adam(lr, 0.9, 0.999, 1e-8))),
-            OptKind::Mfac { m, damp } => Box::new(stateful(optimizer::mfac(lr, m, damp, 0.0))),
-        }
+    /// Parameters of the MLP `64 -> hidden -> 10` (weights and biases).
+    pub fn n_params(&self) -> usize {
+        75 * self.hidden + 10
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct OptCell {
-    opt: OptKind,
-    lr: f64,
-    seed: usize,
+impl Validate for Config {
+    fn validate(&self) -> Result<(), BadInput> {
+        let n = self.n_train();
+        let on_path = |g: &f64| self.sparsities.iter().any(|s| (s - g).abs() < 1e-9);
+        let (damp_lo, damp_hi) = (1e-6, 1e3); // a dense Cholesky reference stays well defined
+        let mut c = Checks::new();
+        c.size("exact_m", self.exact_m, 1, 2048)
+            .size("exact_d", self.exact_d, 1, 40_000)
+            .reals("exact_damps", &self.exact_damps, damp_lo, damp_hi)
+            .size("ring_m", self.ring_m, 1, 1024)
+            .size("ring_d", self.ring_d, 1, 20_000)
+            .size("ring_inserts", self.ring_inserts, 1, 10_000)
+            .real("ring_damp", self.ring_damp, damp_lo, damp_hi)
+            .real("timing_damp", self.timing_damp, damp_lo, damp_hi)
+            .size("timing_threads", self.timing_threads, 1, 256)
+            .size("timing_reps", self.timing_reps, 1, 1000)
+            .size("timing_m", self.timing_m, 1, 8192)
+            .sizes("timing_ds", &self.timing_ds, 1, 100_000_000)
+            .increasing("timing_ds", &self.timing_ds)
+            .size("timing_fit_min_d", self.timing_fit_min_d, 1, 100_000_000)
+            .rule(
+                self.timing_ds.iter().filter(|&&d| d >= self.timing_fit_min_d).count() >= 2,
+                "`timing_ds` must hold at least two sizes >= `timing_fit_min_d` (the fit in d)",
+            )
+            .size("timing_d", self.timing_d, 1, 100_000_000)
+            .sizes("timing_ms", &self.timing_ms, 1, 8192)
+            .increasing("timing_ms", &self.timing_ms)
+            .rule(self.timing_ms.len() >= 2, "`timing_ms` must hold at least two sizes (the fit in m)")
+            .sizes("dense_ds", &self.dense_ds, 1, 40_000)
+            .increasing("dense_ds", &self.dense_ds)
+            .rule(self.dense_ds.len() >= 3, "`dense_ds` must hold at least three sizes (the fit drops the smallest)")
+            .size("dense_m", self.dense_m, 1, 8192)
+            .size("dense_reps", self.dense_reps, 1, 1000)
+            .size("seeds", self.seeds, 1, 100)
+            .size("hidden", self.hidden, 1, 4096)
+            .real("test_frac", self.test_frac, 0.01, 0.9)
+            .size("batch", self.batch, 1, n)
+            .size("dense_epochs", self.dense_epochs, 1, 10_000)
+            .positive("dense_lr", self.dense_lr, 10.0)
+            .size("prune_m", self.prune_m, 1, n)
+            .positive("prune_damp_rel", self.prune_damp_rel, 1e3)
+            .size("prune_blocksize", self.prune_blocksize, 0, 10_000_000)
+            .reals("sparsities", &self.sparsities, 0.0, 1.0)
+            .increasing("sparsities", &self.sparsities)
+            .reals("gate_sparsities", &self.gate_sparsities, 0.0, 1.0)
+            .rule(self.gate_sparsities.iter().all(on_path), "every `gate_sparsities` value must be on `sparsities`")
+            .size("opt_epochs", self.opt_epochs, 1, 10_000)
+            .size("opt_eval_every", self.opt_eval_every, 1, 1_000_000)
+            .positive("opt_target_loss", self.opt_target_loss, 1e3)
+            .size("opt_m", self.opt_m, 1, 1024)
+            .real("opt_mfac_damp", self.opt_mfac_damp, 1e-8, 1e6)
+            .real("opt_small_damp", self.opt_small_damp, 1e-8, 1e6)
+            .prob("opt_momentum", self.opt_momentum);
+        for (key, lrs) in [
+            ("opt_lrs_mfac", &self.opt_lrs_mfac),
+            ("opt_lrs_mfac_small_damp", &self.opt_lrs_mfac_small_damp),
+            ("opt_lrs_sgd", &self.opt_lrs_sgd),
+            ("opt_lrs_adam", &self.opt_lrs_adam),
+        ] {
+            c.reals(key, lrs, 1e-9, 1e3);
+        }
+        c.finish()
+    }
+
+    /// The phases run one after another; the peak is the largest phase. Grids run `jobs` cells at
+    /// once (taken as this machine's threads).
+    /// Peak memory of the largest phase (see [`cost`]) and a rough time.
+    fn estimate(&self) -> Estimate {
+        let jobs = std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64);
+        Estimate::f64s(cost::peak_f64s(self, jobs)).seconds(cost::seconds(self, jobs))
+    }
 }
 
+// ---------------------------------------------------------------------------------------------
+// 2. Claims (in report order: the scaling first, as it runs first)
+
+const ROUNDING_DRIFT: f64 = 10.0; // errors of size κ(F)·ε times a machine-dependent factor
+/// The counted slopes are 1 up to the m^2 terms (0.994-1.000 at the profiles' sizes); an
+/// O(dm log m) IHVP would count 1.2-1.3 in m, an O(d^2) or O(dm^2) one 2.
+const COUNT_BAND: Expect = Expect::between(0.9, 1.1);
+/// Wall-clock slopes: 0.92-1.18 in 290 sets of the quick profile's rounds under a load average of
+/// 6-11 (see the README); the wrong answers below give 2.
+const TIME_BAND: Expect = Expect::between(0.6, 1.4);
+const C2A: ClaimSpec = ClaimSpec::new(
+    "C2a",
+    "The dynamic algorithm's IHVP costs O(dm + m^2): linear in d.",
+    "abstract; paper, dynamic algorithm",
+    COUNT_BAND,
+)
+.wrong(
+    "an IHVP through a d x d matrix (O(d^2)) counts a slope of 2 in d: the multiplications are counted where the \
+     kernels execute them and the algorithms compute nothing outside the kernels, so extra work is counted \
+     (planted: an IHVP that forms GᵀG on every call counts 2.0)",
+);
+const C2B: ClaimSpec = ClaimSpec::new(
+    "C2b",
+    "The dynamic algorithm's IHVP costs O(dm + m^2): linear in m while dm dominates.",
+    "abstract; paper, dynamic algorithm",
+    COUNT_BAND,
+)
+.wrong(
+    "an IHVP that rebuilt the vectors v_i = B G on every call (O(dm^2)) counts a slope of about 2 in m (planted: \
+     1.9), one with an O(dm log m) step 1.2-1.3; the band is 0.9-1.1",
+);
+const C2C: ClaimSpec = ClaimSpec::new(
+    "C2c",
+    "The static algorithm's IHVP costs O(dm): linear in d and in m.",
+    "abstract; paper, static algorithm",
+    COUNT_BAND,
+)
+.wrong(
+    "a static IHVP with O(dm^2) work per call (recomputing the Sherman-Morrison vectors, or their m x m Gram \
+     matrix: planted, 1.9) counts 2 in m; one through the dense inverse 2 in d",
+);
+const C2D: ClaimSpec = ClaimSpec::new(
+    "C2d",
+    "Measured: the dynamic IHVP's time is linear in d.",
+    "abstract; paper, dynamic algorithm",
+    TIME_BAND,
+)
+.drift(0.2)
+.wrong(
+    "an IHVP with O(d^2) work takes time of slope 2 in d (planted, on small sizes: 2.0), whether or not the kernels \
+     count it; the honest slope stayed in 0.95-1.06 in every calibration set under load",
+);
+const C2E: ClaimSpec = ClaimSpec::new(
+    "C2e",
+    "Measured: the dynamic IHVP's time is linear in m.",
+    "abstract; paper, dynamic algorithm",
+    TIME_BAND,
+)
+.drift(0.2)
+.wrong(
+    "an IHVP that rebuilt v_i = B G on every call (O(dm^2)) takes time of slope about 2 in m (planted: 1.9); the \
+     honest slope stayed in 0.92-1.18 in every calibration set under load",
+);
+const C2F: ClaimSpec = ClaimSpec::new(
+    "C2f",
+    "Replacing a gradient costs O(dm + m^3): linear in d at fixed m, with an m^3 term.",
+    "abstract; paper, dynamic algorithm",
+    COUNT_BAND,
+)
+.not_gated("reported: the gated IHVP claims carry the complexity; the update's m^3 share depends on m");
+const C2G: ClaimSpec = ClaimSpec::new(
+    "C2g",
+    "The static precomputation costs O(dm^2): quadratic in m.",
+    "abstract; paper, static algorithm",
+    Expect::between(1.5, 2.2),
+)
+.not_gated("reported: the precomputation is not an IHVP claim of the paper's headline; one timing per size");
+const C2H: ClaimSpec = ClaimSpec::new(
+    "C2h",
+    "The dense alternative (form F, Cholesky, solve) is cubic in d.",
+    "paper, introduction (explicit inverse: O(d^3))",
+    Expect::at_least(2.4),
+)
+.drift(0.15)
+.not_gated(
+    "reported: a property of the baseline, not of M-FAC, and a wall-clock slope (faer's Cholesky runs closer to peak \
+     speed as d grows; 2.7-3.1 in repeated runs)",
+);
+const C1A: ClaimSpec = ClaimSpec::new(
+    "C1a",
+    "The dynamic (sliding-window) algorithm's IHVP equals F^{-1}x for the damped empirical Fisher F = λI + (1/m)ΣggT (an exact identity, not an approximation).",
+    "paper, dynamic algorithm; repo optim.py HInvFastUpMulti",
+    Expect::at_most(1e-8),
+)
+.drift(ROUNDING_DRIFT)
+.wrong(
+    "a missing 1/m (F = λI + ΣggT), a wrong denominator m + gᵀv or a stale row of B gives errors of 1e-3 to 1 (the \
+     planted missing 1/m: about 1 for a vector in the span of the gradients); the dense reference's own rounding \
+     is κ(F)·ε ≈ 1e-9",
+);
+const C1B: ClaimSpec = ClaimSpec::new(
+    "C1b",
+    "The static algorithm's IHVP equals F^{-1}x.",
+    "paper, static algorithm; repo prun.py HInvFastSwap",
+    Expect::at_most(1e-8),
+)
+.drift(ROUNDING_DRIFT)
+.wrong("a missing 1/m or a wrong denominator in the static recursion gives errors of 1e-3 to 1, as for C1a");
+const C1C: ClaimSpec = ClaimSpec::new(
+    "C1c",
+    "The static algorithm gives any element of diag(F^{-1}) in O(m), exactly.",
+    "abstract; repo prun.py diag()",
+    Expect::at_most(1e-9),
+)
+.drift(ROUNDING_DRIFT)
+.wrong("a diagonal from the wrong denominators, or without the λ^{-1} term, is off by O(1) elementwise");
+const C1D: ClaimSpec = ClaimSpec::new(
+    "C1d",
+    "Replacing the oldest gradient of the window (O(dm + m^3)) keeps the IHVP exact for the new window.",
+    "paper, dynamic algorithm (window updates); repo optim.py update/update_mul",
+    Expect::at_most(1e-9),
+)
+.drift(ROUNDING_DRIFT)
+.wrong(
+    "refactoring only from slot last+1, or replacing the wrong ring slot, leaves the window of another set of \
+     gradients: errors of 1e-2 to 1 after the first wrap (a planted wrong slot: about 0.1), eight orders above \
+     the bound",
+);
+const C3: ClaimSpec = ClaimSpec::new(
+    "C3",
+    "One-shot OBS pruning with the static M-FAC inverse Fisher keeps more accuracy than magnitude pruning at equal sparsity.",
+    "paper, pruning experiments (ResNet/MobileNet on ImageNet there); repo main_prun.py MFACPruner",
+    Expect::at_least(2.0),
+)
+.drift(0.34)
+.wrong(
+    "a wrong diag(F^-1) or OBS update prunes no better than magnitude, often worse: it would win on at most one of \
+     three seeds, whereas the correct pruner wins on every seed by 8-25 points at 80-90 % sparsity (the bound: at \
+     least two thirds of the seeds, 2 of 3 in the quick profile)",
+);
+const C3C: ClaimSpec = ClaimSpec::new(
+    "C3c",
+    "The OBS saliency w_q^2/(2[F^-1]_qq) ranks weights by the training-loss increase of removing each with its OBS update.",
+    "paper, OBS pruning background; repo main_prun.py MFACPruner",
+    Expect::at_least(0.5),
+)
+.not_gated(
+    "reported: the rank correlation cannot tell a right saliency from a wrong one here: the saliency's order is \
+     magnitude's (Spearman 0.998-1.000 between the two), so w_q^2 ranks the same increases as well (within 0.03, \
+     90 task seeds); and it spreads 0.17-0.92 over task seeds (0.51-0.73 for the median of three, 30 root seeds)",
+);
+const C3D: ClaimSpec = ClaimSpec::new(
+    "C3d",
+    "The OBS saliency is the training-loss increase of removing a weight with its OBS update (the quadratic model with the empirical Fisher).",
+    "paper, OBS pruning background (the saliency is the increase of the loss's quadratic model)",
+    Expect::between(0.5, 2.0),
+)
+.not_gated(
+    "reported: with an empirical Fisher of rank m = 256 against 2368 weights at a well-fitted model, the realised \
+     increase is 2e3-2e5 times the saliency (median 5e4 over 90 task seeds; 3e4-1e5 for the median of three), while \
+     the Taylor model with the true Hessian gives 0.88-1.42: the loss is locally quadratic, the Fisher \
+     underestimates its curvature along the OBS updates",
+);
+const C4: ClaimSpec = ClaimSpec::new(
+    "C4",
+    "M-FAC-preconditioned SGD reaches a target loss in fewer steps than SGD and Adam, each at its tuned step size.",
+    "paper, optimization experiments (ResNets on CIFAR there); repo main_optim.py",
+    Expect::at_most(1.0),
+)
+.drift(0.3)
+.not_gated(
+    "reported: on this 2.4k-parameter MLP the tuned M-FAC run is level with tuned Adam (within about ±15% of its \
+     steps across seeds in exploratory runs) and ahead of SGD with momentum, so the sign of the comparison is not \
+     stable; the paper's setting (ResNets on CIFAR-10, m = 512-1024) is out of reach of the quick profile",
+);
+
+/// The claims, in the order `report` returns them.
+pub const CLAIMS: &[ClaimSpec] = &[C2A, C2B, C2C, C2D, C2E, C2F, C2G, C2H, C1A, C1B, C1C, C1D, C3, C3C, C3D, C4];
+
+// ---------------------------------------------------------------------------------------------
+// 3. Results and measure
+
+/// Wall time of one part of the run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct OptRun {
-    /// `(step, full training loss)`.
-    curve: Vec<(usize, f64)>,
+pub struct Lap {
+    pub part: String,
+    pub seconds: f64,
 }
 
+/// Everything `measure` computes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct PruneSeed {
-    dense_acc: f64,
-    paths: Vec<(Method, Vec<PrunePoint>)>,
-    obs: Vec<ObsCheck>,
+pub struct Results {
+    /// M3: the d and m sweeps and the dense alternative.
+    pub scaling: Scaling,
+    /// M1, M4: every algorithm and vector against the dense reference.
+    pub exact: Vec<ExactRow>,
+    /// M2: rel. error after each insert into the ring buffer.
+    #[serde(with = "common::report::json_f64::vec")]
+    pub ring: Vec<f64>,
+    /// M5: one entry per task seed.
+    pub prune: Vec<PruneSeed>,
+    /// M6: every (optimizer, learning rate, seed).
+    pub optim: Vec<OptResult>,
+    /// Wall time by part.
+    pub wall: Vec<Lap>,
 }
 
 impl Study for Mfac {
     type Config = Config;
+    type Results = Results;
+    const CLAIMS: &'static [ClaimSpec] = CLAIMS;
+
     fn slug(&self) -> &'static str {
         "mfac"
     }
@@ -232,724 +502,48 @@ impl Study for Mfac {
     fn gpu_path(&self) -> bool {
         true
     }
-    fn run(&self, cfg: &Config, ctx: &Ctx) -> Result<Outcome> {
-        anyhow::ensure!(cfg.seeds >= 1, "seeds must be >= 1");
-        anyhow::ensure!(cfg.sparsities.windows(2).all(|w| w[0] < w[1]), "sparsities must increase");
-        anyhow::ensure!(
-            cfg.gate_sparsities.iter().all(|g| cfg.sparsities.iter().any(|s| (s - g).abs() < 1e-9)),
-            "every gate sparsity must be on the sparsity path"
-        );
-        let mut out = Outcome::default();
-        let mut parts = vec![];
+
+    fn measure(&self, cfg: &Config, ctx: &Ctx) -> Result<Results> {
+        let mut wall = vec![];
         let mut clock = std::time::Instant::now();
-        let mut lap = |name: &str| {
-            parts.push(format!("{name} {:.1} s", clock.elapsed().as_secs_f64()));
+        let mut lap = |part: &str| {
+            wall.push(Lap { part: part.into(), seconds: clock.elapsed().as_secs_f64() });
             clock = std::time::Instant::now();
         };
         // Timing first, alone: nothing else runs while it measures.
-        run_timing(cfg, ctx, &mut out)?;
+        let scaling = timing::run(cfg, ctx.seed.child("timing"))?;
         lap("scaling (M3)");
-        run_exactness(cfg, ctx, &mut out);
+        let (m, d) = (cfg.exact_m, cfg.exact_d);
+        let exact = exact::exactness(m, d, &cfg.exact_damps, cfg.exact_hinv_slow, ctx.seed.child("exact"));
+        let ring = exact::ring_buffer(cfg.ring_m, cfg.ring_d, cfg.ring_inserts, cfg.ring_damp, ctx.seed.child("ring"));
         lap("exactness (M1, M2, M4)");
-        run_pruning(cfg, ctx, &mut out)?;
+        let seeds: Vec<usize> = (0..cfg.seeds).collect();
+        let prune = ctx.grid("prune", &seeds, |&k, _| prune::run_seed(cfg, k, ctx.device, ctx.seed))?;
         lap("pruning (M5)");
-        run_optimizers(cfg, ctx, &mut out)?;
+        let cells = compare::cells(cfg);
+        let runs = ctx.grid("optim", &cells, |c, _| compare::run_cell(cfg, c, ctx.seed))?;
+        let optim = cells.into_iter().zip(runs).map(|(cell, run)| OptResult { cell, run }).collect();
         lap("optimizers (M6)");
+        Ok(Results { scaling, exact, ring, prune, optim, wall })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 4. Report
+
+    fn report(&self, cfg: &Config, r: &Results) -> Result<Outcome> {
+        let mut out = Outcome::default();
+        report::report_scaling(cfg, &r.scaling, &mut out);
+        report::report_exactness(cfg, r, &mut out);
+        report::report_pruning(cfg, &r.prune, &mut out);
+        report::report_optimizers(cfg, r, &mut out);
+        let parts: Vec<String> = r.wall.iter().map(|l| format!("{} {:.1} s", l.part, l.seconds)).collect();
         out.note(format!("Wall time by part: {}.", parts.join(", ")));
         Ok(out)
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// M1, M2, M4
-
-fn run_exactness(cfg: &Config, ctx: &Ctx, out: &mut Outcome) {
-    let rows =
-        exact::exactness(cfg.exact_m, cfg.exact_d, &cfg.exact_damps, cfg.exact_hinv_slow, ctx.seed.child("exact"));
-    let worst = |alg: &str, diag: bool| {
-        rows.iter()
-            .filter(|r| r.algorithm == alg && (r.vector == "diag") == diag)
-            .map(|r| r.rel_err)
-            .fold(0.0, f64::max)
-    };
-    let per_damp = |alg: &str, diag: bool| {
-        cfg.exact_damps
-            .iter()
-            .map(|&l| {
-                let sel = rows.iter().filter(|r| r.algorithm == alg && (r.vector == "diag") == diag && r.damp == l);
-                let (e, ke) = sel.fold((0.0f64, 0.0f64), |a, r| (a.0.max(r.rel_err), r.kappa_eps));
-                format!("λ={}: {} (κ·ε = {})", fmt_num(l), fmt_num(e), fmt_num(ke))
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    let setup = format!("random G ({} x {}, N(0,1)), f64", cfg.exact_m, cfg.exact_d);
-    out.claim(
-        Claim::new(
-            "C1a",
-            "The dynamic (sliding-window) algorithm's IHVP equals F^{-1}x for the damped empirical Fisher F = λI + (1/m)ΣggT (an exact identity, not an approximation).",
-            "paper, dynamic algorithm; repo optim.py HInvFastUpMulti",
-        )
-        .measured(worst("dynamic", false))
-        .detail(format!("max rel. error vs dense Cholesky over x ∈ {{random, in span(G), a stored gradient}}, {setup}: {}", per_damp("dynamic", false)))
-        .drift(ROUNDING_DRIFT)
-        .at_most(1e-8),
-    );
-    out.claim(
-        Claim::new(
-            "C1b",
-            "The static algorithm's IHVP equals F^{-1}x.",
-            "paper, static algorithm; repo prun.py HInvFastSwap",
-        )
-        .measured(worst("static", false))
-        .detail(format!("same vectors and G: {}", per_damp("static", false)))
-        .drift(ROUNDING_DRIFT)
-        .at_most(1e-8),
-    );
-    out.claim(
-        Claim::new(
-            "C1c",
-            "The static algorithm gives any element of diag(F^{-1}) in O(m), exactly.",
-            "abstract; repo prun.py diag()",
-        )
-        .measured(worst("static", true))
-        .detail(format!(
-            "max elementwise rel. error of diag(F^{{-1}}) vs the dense inverse: {}",
-            per_damp("static", true)
-        ))
-        .drift(ROUNDING_DRIFT)
-        .at_most(1e-9),
-    );
-    if cfg.exact_hinv_slow {
-        out.note(format!(
-            "The repo's own reference `HInvSlow` (dense recursive Sherman-Morrison) agrees with the dense Cholesky solve \
-             to {} at worst (IHVPs) — the same level as M-FAC: the residual errors are the dense reference's own \
-             rounding, of order κ(F)·ε.",
-            fmt_num(worst("hinv_slow", false))
-        ));
-    }
-    let errs = exact::ring_buffer(cfg.ring_m, cfg.ring_d, cfg.ring_inserts, cfg.ring_damp, ctx.seed.child("ring"));
-    out.claim(
-        Claim::new(
-            "C1d",
-            "Replacing the oldest gradient of the window (O(dm + m^3)) keeps the IHVP exact for the new window.",
-            "paper, dynamic algorithm (window updates); repo optim.py update/update_mul",
-        )
-        .measured(errs.iter().copied().fold(0.0, f64::max))
-        .detail(format!(
-            "max rel. error vs a dense solve on the current window after each of {} inserts (m = {}, d = {}, λ = {}), alternating update+mul and update_mul",
-            cfg.ring_inserts, cfg.ring_m, cfg.ring_d, fmt_num(cfg.ring_damp)
-        ))
-        .drift(ROUNDING_DRIFT)
-        .at_most(1e-9),
-    );
-    out.table(exact_table(&rows));
-    out.table(
-        Table::new(
-            "ring_buffer",
-            "Dynamic algorithm after each insert into the ring buffer: rel. error vs a dense solve",
-        )
-        .usize("insert", (1..=errs.len()).collect())
-        .f64("rel_err", errs.clone()),
-    );
-    let mut fig =
-        Figure::xy("exactness", "IHVP error vs the dense Cholesky solve", "damping λ", "rel. error").log_x().log_y();
-    for alg in ["dynamic", "static", "hinv_slow"] {
-        let pts: Vec<(f64, f64)> = cfg
-            .exact_damps
-            .iter()
-            .map(|&l| {
-                (
-                    l,
-                    rows.iter()
-                        .filter(|r| r.algorithm == alg && r.vector != "diag" && r.damp == l)
-                        .map(|r| r.rel_err)
-                        .fold(0.0, f64::max),
-                )
-            })
-            .filter(|p| p.1 > 0.0)
-            .collect();
-        if !pts.is_empty() {
-            fig = fig.series(Series::line_markers(
-                alg,
-                pts.iter().map(|p| p.0).collect(),
-                pts.iter().map(|p| p.1).collect(),
-            ));
-        }
-    }
-    let ke: Vec<f64> =
-        cfg.exact_damps.iter().map(|&l| rows.iter().find(|r| r.damp == l).map_or(f64::NAN, |r| r.kappa_eps)).collect();
-    fig = fig.series(Series::dashed("κ(F)·ε", cfg.exact_damps.clone(), ke));
-    out.figure(fig);
-}
-
-fn exact_table(rows: &[ExactRow]) -> Table {
-    Table::new("exactness", "IHVP and diag(F^-1) against the dense Cholesky reference")
-        .f64("damp", rows.iter().map(|r| r.damp).collect())
-        .str("vector", rows.iter().map(|r| r.vector.clone()).collect())
-        .str("algorithm", rows.iter().map(|r| r.algorithm.clone()).collect())
-        .f64("rel_err", rows.iter().map(|r| r.rel_err).collect())
-        .f64("kappa_eps", rows.iter().map(|r| r.kappa_eps).collect())
-}
-
-// ---------------------------------------------------------------------------------------------
-// M3
-
-fn run_timing(cfg: &Config, ctx: &Ctx, out: &mut Outcome) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.timing_threads.max(1)).build()?;
-    let seed = ctx.seed.child("timing");
-    let (dsweep, msweep, dense) = pool.install(|| {
-        let ds: Vec<(usize, usize)> = cfg.timing_ds.iter().map(|&d| (cfg.timing_m, d)).collect();
-        let ms: Vec<(usize, usize)> = cfg.timing_ms.iter().map(|&m| (m, cfg.timing_d)).collect();
-        let a = timing::time_sweep(&ds, cfg.timing_reps, cfg.timing_damp, seed.child("d"));
-        let b = timing::time_sweep(&ms, cfg.timing_reps, cfg.timing_damp, seed.child("m"));
-        let c = timing::time_dense(&cfg.dense_ds, cfg.dense_m, cfg.dense_reps, cfg.timing_damp, seed.child("dense"));
-        (a, b, c)
-    });
-
-    let fit_d: Vec<&TimingRow> = dsweep.iter().filter(|r| r.d >= cfg.timing_fit_min_d).collect();
-    let xd: Vec<f64> = fit_d.iter().map(|r| r.d as f64).collect();
-    let xm: Vec<f64> = msweep.iter().map(|r| r.m as f64).collect();
-    let slope_d = |f: fn(&TimingRow) -> &Stat| round_median_slope(&xd, &fit_d.iter().map(|r| f(r)).collect::<Vec<_>>());
-    let slope_m = |f: fn(&TimingRow) -> &Stat| round_median_slope(&xm, &msweep.iter().map(f).collect::<Vec<_>>());
-    let simple = |x: &[f64], rows: &[&TimingRow], f: fn(&TimingRow) -> &Stat| {
-        let mins: Vec<f64> = rows.iter().map(|r| f(r).min).collect();
-        let meds: Vec<f64> = rows.iter().map(|r| f(r).median).collect();
-        format!(
-            "slope of the minima {}, of the medians {}",
-            fmt_num(loglog_slope(x, &mins)),
-            fmt_num(loglog_slope(x, &meds))
-        )
-    };
-    let mrows: Vec<&TimingRow> = msweep.iter().collect();
-    let how = format!(
-        "per-round log-log fit over the {} interleaved rounds, median over rounds; {} thread(s)",
-        cfg.timing_reps, cfg.timing_threads
-    );
-    // multiply-add counts are deterministic: a plain log-log fit
-    let ops_d =
-        |f: fn(&OpCounts) -> u64| loglog_slope(&xd, &fit_d.iter().map(|r| f(&r.ops) as f64).collect::<Vec<_>>());
-    let ops_m =
-        |f: fn(&OpCounts) -> u64| loglog_slope(&xm, &msweep.iter().map(|r| f(&r.ops) as f64).collect::<Vec<_>>());
-    let band = (0.8, 1.2);
-    let wrong = "an IHVP that rebuilt the vectors v_i = B G on every call (O(dm^2)) or used a d x d matrix (O(d^2)) \
-                 would give about 2";
-    let noisy = |range: &str| {
-        format!(
-            "reported: wall-clock slopes on a shared 2-core machine move with other processes' memory traffic; in about \
-             15 runs of this sweep under a load average of 4-7 {range}, too close to the band for a CI gate, so the \
-             multiply-add count carries the gated claim"
-        )
-    };
-    let d_sizes = fit_d.iter().map(|r| r.d).collect::<Vec<_>>();
-    out.claim(
-        Claim::new("C2a", "The dynamic algorithm's IHVP costs O(dm + m^2): linear in d.", "abstract; paper, dynamic algorithm")
-            .measured(ops_d(|o| o.ihvp))
-            .detail(format!(
-                "log-log slope of the multiply-adds counted in the kernels, m = {}, d ∈ {d_sizes:?}; measured time: see C2d; {wrong}",
-                cfg.timing_m
-            ))
-            .drift(0.05)
-            .between(band.0, band.1),
-    );
-    out.claim(
-        Claim::new(
-            "C2b",
-            "The dynamic algorithm's IHVP costs O(dm + m^2): linear in m while dm dominates.",
-            "abstract; paper, dynamic algorithm",
-        )
-        .measured(ops_m(|o| o.ihvp))
-        .detail(format!("same count, d = {}, m ∈ {:?}; measured time: see C2e; {wrong}", cfg.timing_d, cfg.timing_ms))
-        .drift(0.05)
-        .between(band.0, band.1),
-    );
-    out.claim(
-        Claim::new("C2c", "The static algorithm's IHVP costs O(dm): linear in d and in m.", "abstract; paper, static algorithm")
-            .measured(ops_d(|o| o.static_ihvp).max(ops_m(|o| o.static_ihvp)))
-            .detail(format!(
-                "larger of the count slopes in d ({}) and in m ({}); measured time: slope in d {}, in m {} (robust, ungated)",
-                fmt_num(ops_d(|o| o.static_ihvp)),
-                fmt_num(ops_m(|o| o.static_ihvp)),
-                fmt_num(slope_d(|r| &r.static_ihvp)),
-                fmt_num(slope_m(|r| &r.static_ihvp))
-            ))
-            .drift(0.05)
-            .between(band.0, band.1),
-    );
-    out.claim(
-        Claim::new("C2d", "Measured: the dynamic IHVP's time is linear in d.", "abstract; paper, dynamic algorithm")
-            .measured(slope_d(|r| &r.ihvp))
-            .detail(format!("m = {}, d ∈ {d_sizes:?}; {how}; {}", cfg.timing_m, simple(&xd, &fit_d, |r| &r.ihvp)))
-            .drift(0.2)
-            .between(band.0, band.1)
-            .not_gated(&noisy("this slope ranged 0.80-1.08")),
-    );
-    out.claim(
-        Claim::new("C2e", "Measured: the dynamic IHVP's time is linear in m.", "abstract; paper, dynamic algorithm")
-            .measured(slope_m(|r| &r.ihvp))
-            .detail(format!(
-                "d = {}, m ∈ {:?}; {how}; {}",
-                cfg.timing_d,
-                cfg.timing_ms,
-                simple(&xm, &mrows, |r| &r.ihvp)
-            ))
-            .drift(0.2)
-            .between(band.0, band.1)
-            .not_gated(&noisy("this slope ranged 0.98-1.09 and its minimum-based variant reached 1.25")),
-    );
-    out.claim(
-        Claim::new(
-            "C2f",
-            "Replacing a gradient costs O(dm + m^3): linear in d at fixed m, with an m^3 term.",
-            "abstract; paper, dynamic algorithm",
-        )
-        .measured(ops_d(|o| o.update))
-        .detail(format!(
-            "count slope in d {}; in m at d = {}: count {} (the m^3 term of the LU and the coefficient recursion), time {}; \
-             time slope in d {} ({})",
-            fmt_num(ops_d(|o| o.update)),
-            cfg.timing_d,
-            fmt_num(ops_m(|o| o.update)),
-            fmt_num(slope_m(|r| &r.update)),
-            fmt_num(slope_d(|r| &r.update)),
-            simple(&xd, &fit_d, |r| &r.update)
-        ))
-        .drift(0.05)
-        .between(band.0, band.1)
-        .not_gated("reported: the gated IHVP claims carry the complexity; the update's m^3 share depends on m"),
-    );
-    let setup_time_d = loglog_slope(&xd, &fit_d.iter().map(|r| r.static_setup).collect::<Vec<_>>());
-    let setup_time_m = loglog_slope(&xm, &msweep.iter().map(|r| r.static_setup).collect::<Vec<_>>());
-    out.claim(
-        Claim::new(
-            "C2g",
-            "The static precomputation costs O(dm^2): quadratic in m.",
-            "abstract; paper, static algorithm",
-        )
-        .measured(ops_m(|o| o.static_setup))
-        .detail(format!(
-            "count slope in m {} (page-sized terms linear in m lower it below 2 at small m) and in d {}; \
-                 time (one measurement per size): slope in m {}, in d {}",
-            fmt_num(ops_m(|o| o.static_setup)),
-            fmt_num(ops_d(|o| o.static_setup)),
-            fmt_num(setup_time_m),
-            fmt_num(setup_time_d)
-        ))
-        .drift(0.05)
-        .between(1.5, 2.2)
-        .not_gated("reported: the precomputation is not an IHVP claim of the paper's headline; one timing per size"),
-    );
-    let xdd: Vec<f64> = dense.iter().skip(1).map(|p| p.0 as f64).collect();
-    let dense_stats: Vec<&Stat> = dense.iter().skip(1).map(|p| &p.1).collect();
-    let dense_mins: Vec<f64> = dense_stats.iter().map(|s| s.min).collect();
-    let dense_meds: Vec<f64> = dense_stats.iter().map(|s| s.median).collect();
-    out.claim(
-        Claim::new(
-            "C2h",
-            "The dense alternative (form F, Cholesky, solve) is cubic in d.",
-            "paper, introduction (explicit inverse: O(d^3))",
-        )
-        .measured(round_median_slope(&xdd, &dense_stats))
-        .detail(format!(
-            "measured time, d ∈ {:?} (the smallest size excluded from the fit), m = {}; slope of the minima {}, of the medians {}",
-            dense.iter().skip(1).map(|p| p.0).collect::<Vec<_>>(),
-            cfg.dense_m,
-            fmt_num(loglog_slope(&xdd, &dense_mins)),
-            fmt_num(loglog_slope(&xdd, &dense_meds))
-        ))
-        .drift(0.15)
-        .at_least(2.4)
-        .not_gated(
-            "reported: a property of the baseline, not of M-FAC, and a wall-clock slope (faer's Cholesky runs closer to \
-             peak speed as d grows; 2.7-3.1 in repeated runs)",
-        ),
-    );
-
-    let (mut c_sweep, mut c_d, mut c_m, mut c_op, mut c_min, mut c_med, mut c_ops) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (sweep, rows) in [("d", &dsweep), ("m", &msweep)] {
-        for r in rows.iter() {
-            let setup = Stat { min: r.static_setup, median: r.static_setup, samples: vec![r.static_setup] };
-            for (op, st, n) in [
-                ("ihvp_dynamic", &r.ihvp, r.ops.ihvp),
-                ("update_dynamic", &r.update, r.ops.update),
-                ("ihvp_static", &r.static_ihvp, r.ops.static_ihvp),
-                ("setup_static", &setup, r.ops.static_setup),
-            ] {
-                c_sweep.push(sweep.to_string());
-                c_d.push(r.d);
-                c_m.push(r.m);
-                c_op.push(op.to_string());
-                c_min.push(st.min);
-                c_med.push(st.median);
-                c_ops.push(n as f64);
-            }
-        }
-    }
-    for (d, st) in &dense {
-        c_sweep.push("dense".into());
-        c_d.push(*d);
-        c_m.push(cfg.dense_m);
-        c_op.push("dense_cholesky_solve".into());
-        c_min.push(st.min);
-        c_med.push(st.median);
-        c_ops.push(f64::NAN);
-    }
-    out.table(
-        Table::new(
-            "timing",
-            "Seconds per operation (minimum and median over interleaved repeats; setup: one measurement) and \
-             multiply-adds counted by the kernels (NaN: not counted, faer's dense code)",
-        )
-        .str("sweep", c_sweep)
-        .usize("d", c_d)
-        .usize("m", c_m)
-        .str("op", c_op)
-        .f64("t_min", c_min)
-        .f64("t_median", c_med)
-        .f64("mul_adds", c_ops),
-    );
-
-    // figures: time vs d (with the dense alternative) and vs m, slope guides through a middle point
-    let guide = |x: &[f64], x0: f64, y0: f64, p: f64| x.iter().map(|&v| y0 * (v / x0).powf(p)).collect::<Vec<f64>>();
-    let xs: Vec<f64> = dsweep.iter().map(|r| r.d as f64).collect();
-    let med = |rows: &[TimingRow], f: fn(&TimingRow) -> &Stat| rows.iter().map(|r| f(r).median).collect::<Vec<f64>>();
-    let band_of = |rows: &[TimingRow], f: fn(&TimingRow) -> &Stat| {
-        (
-            rows.iter().map(|r| f(r).min).collect::<Vec<f64>>(),
-            rows.iter().map(|r| f(r).samples.iter().copied().fold(0.0, f64::max)).collect::<Vec<f64>>(),
-        )
-    };
-    let ihvp_d = med(&dsweep, |r| &r.ihvp);
-    let (lo, hi) = band_of(&dsweep, |r| &r.ihvp);
-    let k = dsweep.len() / 2;
-    let xdn: Vec<f64> = dense.iter().map(|p| p.0 as f64).collect();
-    let ydn: Vec<f64> = dense.iter().map(|p| p.1.median).collect();
-    let kd = dense.len() / 2;
-    let mut all_x = xdn.clone();
-    all_x.extend(&xs);
-    out.figure(
-        Figure::xy("time_vs_d", &format!("Cost vs d (m = {})", cfg.timing_m), "d", "seconds")
-            .log_x()
-            .log_y()
-            .series(
-                Series::line_markers("dynamic IHVP (median, band min-max)", xs.clone(), ihvp_d.clone())
-                    .with_band(lo, hi),
-            )
-            .series(Series::line_markers("dynamic update", xs.clone(), med(&dsweep, |r| &r.update)))
-            .series(Series::line_markers("static IHVP", xs.clone(), med(&dsweep, |r| &r.static_ihvp)))
-            .series(Series::line_markers("static setup", xs.clone(), dsweep.iter().map(|r| r.static_setup).collect()))
-            .series(Series::line_markers(
-                &format!("dense Cholesky solve (m = {})", cfg.dense_m),
-                xdn.clone(),
-                ydn.clone(),
-            ))
-            .series(Series::dashed("slope 1", xs.clone(), guide(&xs, xs[k], ihvp_d[k], 1.0)))
-            .series(Series::dashed("slope 3", xdn.clone(), guide(&xdn, xdn[kd], ydn[kd], 3.0))),
-    );
-    let ihvp_m = med(&msweep, |r| &r.ihvp);
-    let (lo, hi) = band_of(&msweep, |r| &r.ihvp);
-    let km = msweep.len() / 2;
-    out.figure(
-        Figure::xy("time_vs_m", &format!("Cost vs m (d = {})", cfg.timing_d), "m", "seconds")
-            .log_x()
-            .log_y()
-            .series(
-                Series::line_markers("dynamic IHVP (median, band min-max)", xm.clone(), ihvp_m.clone())
-                    .with_band(lo, hi),
-            )
-            .series(Series::line_markers("dynamic update", xm.clone(), med(&msweep, |r| &r.update)))
-            .series(Series::line_markers("static IHVP", xm.clone(), med(&msweep, |r| &r.static_ihvp)))
-            .series(Series::line_markers("static setup", xm.clone(), msweep.iter().map(|r| r.static_setup).collect()))
-            .series(Series::dashed("slope 1", xm.clone(), guide(&xm, xm[km], ihvp_m[km], 1.0)))
-            .series(Series::dashed("slope 2", xm.clone(), guide(&xm, xm[km], msweep[km].static_setup, 2.0))),
-    );
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// M5
-
-fn run_pruning(cfg: &Config, ctx: &Ctx, out: &mut Outcome) -> Result<()> {
-    let settings = PruneSettings {
-        m: cfg.prune_m,
-        damp_rel: cfg.prune_damp_rel,
-        blocksize: cfg.prune_blocksize,
-        device: ctx.device,
-    };
-    let seeds: Vec<usize> = (0..cfg.seeds).collect();
-    let res: Vec<PruneSeed> = ctx.grid("prune", &seeds, |&k, _| {
-        let s = ctx.seed.child("task").child_idx("seed", k as u64);
-        let t = task::Task::digits(s.child("split"), cfg.test_frac, cfg.hidden)?;
-        let w = task::train_dense(&t, cfg.dense_epochs, cfg.batch, cfg.dense_lr, s.child("dense"));
-        let dense_acc = t.test_problem().accuracy(w.view());
-        let widx = task::weight_indices(&t.model);
-        let mut paths = vec![];
-        let mut obs = vec![];
-        for meth in [Method::Magnitude, Method::Mfac, Method::MfacOneStep] {
-            let (p, chk) = prune::prune_path(&t, &w, &widx, &cfg.sparsities, meth, &settings, s.child("prune"));
-            paths.push((meth, p));
-            obs.extend(chk);
-        }
-        Ok(PruneSeed { dense_acc, paths, obs })
-    })?;
-
-    let acc = |r: &PruneSeed, m: Method, lvl: f64| {
-        r.paths
-            .iter()
-            .find(|p| p.0 == m)
-            .and_then(|p| p.1.iter().find(|q| (q.sparsity - lvl).abs() < 1e-9))
-            .map_or(f64::NAN, |q| q.test_acc)
-    };
-    // C3: at each gate sparsity, the number of seeds where M-FAC >= magnitude; the claim takes the
-    // worst gate sparsity
-    let mut wins = vec![];
-    let mut margins = vec![];
-    for &lvl in &cfg.gate_sparsities {
-        let w = res.iter().filter(|r| acc(r, Method::Mfac, lvl) >= acc(r, Method::Magnitude, lvl)).count();
-        let mean_margin = res.iter().map(|r| acc(r, Method::Mfac, lvl) - acc(r, Method::Magnitude, lvl)).sum::<f64>()
-            / res.len() as f64;
-        wins.push(w);
-        margins.push(format!(
-            "{}%: {w}/{} seeds, mean margin {:+.1} points",
-            lvl * 100.0,
-            res.len(),
-            100.0 * mean_margin
-        ));
-    }
-    let need = (2 * cfg.seeds).div_ceil(3);
-    let min_wins = wins.iter().copied().min().unwrap_or(0);
-    let dense_accs: Vec<String> = res.iter().map(|r| format!("{:.3}", r.dense_acc)).collect();
-    out.claim(
-        Claim::new(
-            "C3",
-            "One-shot OBS pruning with the static M-FAC inverse Fisher keeps more accuracy than magnitude pruning at equal sparsity.",
-            "paper, pruning experiments (ResNet/MobileNet on ImageNet there); repo main_prun.py MFACPruner",
-        )
-        .measured(min_wins as f64)
-        .detail(format!(
-            "seeds (of {}) where M-FAC OBS test accuracy >= magnitude's, worst over sparsities {:?}; {}. MLP 64-{}-10 on digits, \
-             dense test accuracy {}; m = {} per-sample gradients, λ = {}·mean diag, F re-estimated at each step of the sparsity path, no fine-tuning. \
-             A wrong diag(F^-1) or OBS update would prune no better than magnitude (or worse).",
-            cfg.seeds,
-            cfg.gate_sparsities,
-            margins.join("; "),
-            cfg.hidden,
-            dense_accs.join(", "),
-            cfg.prune_m,
-            fmt_num(cfg.prune_damp_rel)
-        ))
-        .drift(0.34)
-        .at_least(need as f64),
-    );
-    // C3b: OBS bookkeeping (diag and update agree)
-    let dev = res
-        .iter()
-        .flat_map(|r| r.obs.iter())
-        .map(|c| (c.fisher_quadratic / c.predicted - 1.0).abs().max(c.residual_weight))
-        .fold(0.0, f64::max);
-    let ratios: Vec<String> = res
-        .iter()
-        .flat_map(|r| r.obs.iter())
-        .filter(|c| c.quantile == 0.5)
-        .map(|c| fmt_num(c.loss_increase / c.predicted))
-        .collect();
-    out.claim(
-        Claim::new(
-            "C3b",
-            "The OBS saliency w_q^2/(2[F^-1]_qq) is the increase of the quadratic model 0.5·δwᵀFδw under the OBS update δw = -w_q F^-1 e_q/[F^-1]_qq, which removes w_q exactly.",
-            "paper, OBS pruning background; repo main_prun.py MFACPruner",
-        )
-        .measured(dev)
-        .detail(format!(
-            "max over seeds and weights at score quantiles {:?} of the first pruning step of max(|quadratic/saliency - 1|, |w_q + δw_q|/|w_q|), \
-             with F applied matrix-free from the gradients. Realised training-loss increase / saliency for the median weight, per seed: {} \
-             (the empirical Fisher is a model of the loss, not the loss).",
-            prune::OBS_QUANTILES,
-            ratios.join(", ")
-        ))
-        // rounding-level (~1e-15): only the bound is meaningful, not its drift
-        .drift(1e6)
-        .at_most(1e-6),
-    );
-    let mut t = (vec![], vec![], vec![], vec![], vec![]);
-    for (k, r) in res.iter().enumerate() {
-        for (m, path) in &r.paths {
-            for p in path {
-                t.0.push(k);
-                t.1.push(m.name().to_string());
-                t.2.push(p.sparsity);
-                t.3.push(p.test_acc);
-                t.4.push(p.train_loss);
-            }
-        }
-    }
-    out.table(
-        Table::new("pruning", "One-shot pruning of the MLP weights (no fine-tuning): test accuracy and training loss")
-            .usize("seed", t.0)
-            .str("method", t.1)
-            .f64("sparsity", t.2)
-            .f64("test_acc", t.3)
-            .f64("train_loss", t.4),
-    );
-    let obs: Vec<(usize, &ObsCheck)> =
-        res.iter().enumerate().flat_map(|(k, r)| r.obs.iter().map(move |c| (k, c))).collect();
-    out.table(
-        Table::new(
-            "obs_check",
-            "OBS check at the first pruning step: saliency vs quadratic model vs realised loss increase",
-        )
-        .usize("seed", obs.iter().map(|o| o.0).collect())
-        .f64("quantile", obs.iter().map(|o| o.1.quantile).collect())
-        .f64("saliency", obs.iter().map(|o| o.1.predicted).collect())
-        .f64("fisher_quadratic", obs.iter().map(|o| o.1.fisher_quadratic).collect())
-        .f64("loss_increase", obs.iter().map(|o| o.1.loss_increase).collect())
-        .f64("residual_weight", obs.iter().map(|o| o.1.residual_weight).collect()),
-    );
-    let mut fig = Figure::xy("accuracy_vs_sparsity", "One-shot pruning, MLP on digits", "sparsity", "test accuracy");
-    for m in [Method::Magnitude, Method::Mfac, Method::MfacOneStep] {
-        let per: Vec<Vec<f64>> = cfg.sparsities.iter().map(|&l| res.iter().map(|r| acc(r, m, l)).collect()).collect();
-        let mean: Vec<f64> = per.iter().map(|v| v.iter().sum::<f64>() / v.len() as f64).collect();
-        let lo: Vec<f64> = per.iter().map(|v| v.iter().copied().fold(f64::INFINITY, f64::min)).collect();
-        let hi: Vec<f64> = per.iter().map(|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)).collect();
-        let label = match m {
-            Method::Magnitude => "magnitude",
-            Method::Mfac => "M-FAC OBS (F re-estimated at each step)",
-            Method::MfacOneStep => "M-FAC OBS (one F, one step per level)",
-        };
-        fig = fig.series(Series::line_markers(label, cfg.sparsities.clone(), mean).with_band(lo, hi));
-    }
-    out.figure(fig);
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// M6
-
-fn run_optimizers(cfg: &Config, ctx: &Ctx, out: &mut Outcome) -> Result<()> {
-    let kinds: Vec<(OptKind, &Vec<f64>)> = vec![
-        (OptKind::SgdMomentum { beta: cfg.opt_momentum }, &cfg.opt_lrs_sgd),
-        (OptKind::Adam, &cfg.opt_lrs_adam),
-        (OptKind::Mfac { m: cfg.opt_m, damp: cfg.opt_mfac_damp }, &cfg.opt_lrs_mfac),
-        (OptKind::Mfac { m: cfg.opt_m, damp: cfg.opt_small_damp }, &cfg.opt_lrs_mfac_small_damp),
-    ];
-    let cells: Vec<OptCell> = kinds
-        .iter()
-        .flat_map(|(k, lrs)| {
-            lrs.iter().flat_map(move |&lr| (0..cfg.seeds).map(move |seed| OptCell { opt: *k, lr, seed }))
-        })
-        .collect();
-    let runs: Vec<OptRun> = ctx.grid("optim", &cells, |c, _| {
-        let s = ctx.seed.child("task").child_idx("seed", c.seed as u64);
-        let t = task::Task::digits(s.child("split"), cfg.test_frac, cfg.hidden)?;
-        let w0 = t.model.init(&mut s.child("init").rng());
-        let mut opt = c.opt.build(c.lr);
-        let (_, curve) =
-            task::fit(&t, w0.view(), opt.as_mut(), cfg.opt_epochs, cfg.batch, cfg.opt_eval_every, s.child("batches"));
-        Ok(OptRun { curve })
-    })?;
-    let horizon = runs.iter().map(|r| r.curve.last().map_or(0, |p| p.0)).max().unwrap_or(0);
-    // steps to the target: the first evaluation at or below it; never reached = beyond the horizon
-    let reach = |r: &OptRun| r.curve.iter().find(|p| p.1 <= cfg.opt_target_loss).map(|p| p.0 as f64);
-    let never = 2.0 * horizon.max(1) as f64;
-    let med = |v: &[f64]| timing::median(v);
-    struct Best {
-        kind: OptKind,
-        lr: f64,
-        steps: f64,
-        final_loss: f64,
-    }
-    let mut best: Vec<Best> = vec![];
-    let (mut tk, mut tl, mut ts, mut tseed, mut tfinal) = (vec![], vec![], vec![], vec![], vec![]);
-    for (k, lrs) in &kinds {
-        let mut b: Option<Best> = None;
-        for &lr in lrs.iter() {
-            let (mut steps, mut finals) = (vec![], vec![]);
-            for (c, r) in cells.iter().zip(&runs).filter(|(c, _)| c.opt == *k && c.lr == lr) {
-                let fin = r.curve.last().map_or(f64::NAN, |p| p.1);
-                tk.push(k.label());
-                tl.push(lr);
-                tseed.push(c.seed);
-                ts.push(reach(r).unwrap_or(f64::NAN));
-                tfinal.push(fin);
-                steps.push(reach(r).unwrap_or(never));
-                // a diverged run (stopped early, or non-finite) ranks last on the tie-break
-                finals.push(if r.curve.last().is_some_and(|p| p.0 == horizon) && fin.is_finite() {
-                    fin
-                } else {
-                    f64::INFINITY
-                });
-            }
-            // tuned = fewest median steps to the target; ties (e.g. never reached) by median final loss
-            let cand = Best { kind: *k, lr, steps: med(&steps), final_loss: med(&finals) };
-            if b.as_ref().is_none_or(|b| (cand.steps, cand.final_loss) < (b.steps, b.final_loss)) {
-                b = Some(cand);
-            }
-        }
-        best.extend(b);
-    }
-    let fmt_best = |b: &Best| {
-        let s = if b.steps >= never {
-            format!("not reached (final loss {})", fmt_num(b.final_loss))
-        } else {
-            format!("{} steps", fmt_num(b.steps))
-        };
-        format!("{} at lr {}: {s}", b.kind.label(), fmt_num(b.lr))
-    };
-    let mfac_best = &best[2];
-    let baseline = best[0].steps.min(best[1].steps);
-    out.claim(
-        Claim::new(
-            "C4",
-            "M-FAC-preconditioned SGD reaches a target loss in fewer steps than SGD and Adam, each at its tuned step size.",
-            "paper, optimization experiments (ResNets on CIFAR there); repo main_optim.py",
-        )
-        .measured(mfac_best.steps / baseline)
-        .detail(format!(
-            "steps to training loss <= {} (median over {} seeds; learning rates tuned per optimizer on the listed grid): {}. \
-             measured = M-FAC / best of SGD and Adam",
-            fmt_num(cfg.opt_target_loss),
-            cfg.seeds,
-            best.iter().map(fmt_best).collect::<Vec<_>>().join("; ")
-        ))
-        .drift(0.3)
-        .at_most(1.0)
-        .not_gated(
-            "reported: on this 2.4k-parameter MLP the tuned M-FAC run is level with tuned Adam (within about ±15% of its \
-             steps across seeds in exploratory runs) and ahead of SGD with momentum, so the sign of the comparison is not \
-             stable; the paper's setting (ResNets on CIFAR-10, m = 512-1024) is out of reach of the quick profile",
-        ),
-    );
-    out.table(
-        Table::new(
-            "optim",
-            "Optimizer comparison: steps to the target training loss (NaN: not reached) and final loss",
-        )
-        .str("optimizer", tk)
-        .f64("lr", tl)
-        .usize("seed", tseed)
-        .f64("steps_to_target", ts)
-        .f64("final_train_loss", tfinal),
-    );
-    let mut fig = Figure::xy(
-        "loss_vs_steps",
-        "Training loss at the tuned step size (median over seeds)",
-        "step",
-        "training loss",
-    )
-    .log_y();
-    for b in &best {
-        let rs: Vec<&OptRun> =
-            cells.iter().zip(&runs).filter(|(c, _)| c.opt == b.kind && c.lr == b.lr).map(|p| p.1).collect();
-        let n = rs.iter().map(|r| r.curve.len()).min().unwrap_or(0);
-        let x: Vec<f64> = (0..n).map(|i| rs[0].curve[i].0 as f64).collect();
-        let y: Vec<f64> = (0..n).map(|i| med(&rs.iter().map(|r| r.curve[i].1).collect::<Vec<_>>())).collect();
-        fig = fig.series(Series::line(&format!("{} lr {}", b.kind.label(), fmt_num(b.lr)), x, y));
-    }
-    fig = fig.series(Series::hline("target", cfg.opt_target_loss, 0.0, horizon as f64));
-    out.figure(fig);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+common::seed_checks!(crate::Mfac);

@@ -16,25 +16,36 @@ pub fn dense_fisher(grads: ArrayView2<f64>, damp: f64) -> Array2<f64> {
     f
 }
 
-/// Cholesky factor of the dense damped Fisher.
+/// Cholesky factor of the dense damped Fisher. When F is not positive definite in floating point
+/// (a damping far below the rounding of `G^T G`), the factor is missing and every answer is NaN,
+/// so the comparison that uses it fails visibly instead of aborting the run.
 pub struct DenseFisher {
-    llt: faer::linalg::solvers::Llt<f64>,
+    d: usize,
+    llt: Option<faer::linalg::solvers::Llt<f64>>,
 }
 
 impl DenseFisher {
     pub fn new(grads: ArrayView2<f64>, damp: f64) -> Self {
         let f = to_faer(dense_fisher(grads, damp).view());
-        DenseFisher { llt: f.llt(Side::Lower).expect("the damped Fisher is positive definite") }
+        DenseFisher { d: grads.ncols(), llt: f.llt(Side::Lower).ok() }
     }
-    /// `F^{-1} x` by two triangular solves.
+    /// Whether the Cholesky factorization succeeded.
+    pub fn factored(&self) -> bool {
+        self.llt.is_some()
+    }
+    /// `F^{-1} x` by two triangular solves (NaN without a factor).
     pub fn solve(&self, x: ArrayView1<f64>) -> Array1<f64> {
+        let Some(llt) = &self.llt else { return Array1::from_elem(x.len(), f64::NAN) };
         let rhs = faer::Mat::from_fn(x.len(), 1, |i, _| x[i]);
-        let sol = self.llt.solve(&rhs);
+        let sol = llt.solve(&rhs);
         Array1::from_shape_fn(x.len(), |i| sol[(i, 0)])
     }
-    /// The explicit inverse `F^{-1}`.
+    /// The explicit inverse `F^{-1}` (NaN without a factor).
     pub fn inverse(&self) -> Array2<f64> {
-        from_faer(self.llt.inverse().as_ref())
+        match &self.llt {
+            Some(llt) => from_faer(llt.inverse().as_ref()),
+            None => Array2::from_elem((self.d, self.d), f64::NAN),
+        }
     }
 }
 

@@ -13,8 +13,7 @@
 //! recursion vector by vector (memory-bound GEMVs); here it runs on the page's small Gram matrix
 //! and the page's vectors follow from one more GEMM (the same coefficients the dynamic algorithm
 //! keeps): the same `v_i` and `denom_i` up to rounding, at GEMM speed.
-use crate::kernels::{add_ops, gemv, gemv_t};
-use ndarray::linalg::general_mat_mul;
+use crate::kernels::{div_cols, gemm, gemv, gemv_t, matmul, page_recursion, sub_weighted_squares, zip_map};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
@@ -54,41 +53,23 @@ impl StaticInv {
             let gblk = grads.slice(s![lo..hi, ..]);
             let (prev, mut rest) = hg.view_mut().split_at(Axis(0), lo);
             let mut vblk = rest.slice_mut(s![..p, ..]);
-            vblk.zip_mut_with(&gblk, |v, &g| *v = lambd * g);
-            // multiply-adds of this page: two GEMMs against the earlier pages, the page's Gram
-            // matrix and its product with C, the page x page recursion
-            add_ops((2 * p * lo * d + 2 * p * p * d + p * p * p) as u64);
+            zip_map(&mut vblk, &gblk, |_, g| lambd * g);
             if lo > 0 {
                 // c[i, k] = g_i^T v_k / denom_k for the earlier pages
-                let mut c = gblk.dot(&prev.t());
-                c /= &denom.slice(s![..lo]);
-                general_mat_mul(-1.0, &c, &prev, 1.0, &mut vblk);
+                let mut c = matmul(gblk, prev.t());
+                div_cols(&mut c, denom.slice(s![..lo]));
+                gemm(-1.0, &c.view(), &prev.view(), 1.0, &mut vblk);
             }
             // Inside the page, v_i = u_i - sum_{lo<=k<i} (v_k^T g_i / denom_k) v_k, where u_i (in
             // `vblk`) already holds lambda^{-1} g_i minus the earlier pages. Write v = C u with C
             // unit lower triangular (page x page); with P[j, i] = u_j^T g_i, v_k^T g_i = (C P)[k, i],
             // so the recursion runs on page x page matrices and v = C u is one GEMM.
-            let pm = vblk.dot(&gblk.t());
-            let mut cm = Array2::<f64>::eye(p);
-            let mut cp = Array2::<f64>::zeros((p, p)); // rows k < i: (C P)[k, :]
-            for i in 0..p {
-                for k in 0..i {
-                    let a = cp[[k, i]] / denom[lo + k];
-                    if a != 0.0 {
-                        for j in 0..=k {
-                            cm[[i, j]] -= a * cm[[k, j]];
-                        }
-                    }
-                }
-                for t in 0..p {
-                    cp[[i, t]] = (0..=i).map(|j| cm[[i, j]] * pm[[j, t]]).sum();
-                }
-                denom[lo + i] = mf + cp[[i, i]];
-            }
+            let pm = matmul(vblk.view(), gblk.t());
+            let cm = page_recursion(&pm, &mut denom.as_slice_mut().expect("contiguous")[lo..hi], mf);
             for c0 in (0..d).step_by(COL_CHUNK) {
                 let c1 = (c0 + COL_CHUNK).min(d);
                 let mut t = tmp.slice_mut(s![..p, ..c1 - c0]);
-                general_mat_mul(1.0, &cm, &vblk.slice(s![.., c0..c1]), 0.0, &mut t);
+                gemm(1.0, &cm.view(), &vblk.slice(s![.., c0..c1]), 0.0, &mut t);
                 vblk.slice_mut(s![.., c0..c1]).assign(&t);
             }
         }
@@ -112,27 +93,21 @@ impl StaticInv {
     /// `F^{-1} x` in O(dm).
     pub fn mul(&self, x: ArrayView1<f64>) -> Array1<f64> {
         assert_eq!(x.len(), self.d, "IHVP: vector of length {} for d = {}", x.len(), self.d);
-        let c = gemv(self.hg.view(), x) / &self.denom;
-        add_ops(self.d as u64);
+        #[cfg(test)]
+        if crate::kernels::plant::get() == crate::kernels::plant::Plant::StaticGram {
+            std::hint::black_box(crate::kernels::gram(self.hg.view()));
+        }
+        let mut c = gemv(self.hg.view(), x);
+        zip_map(&mut c.view_mut(), &self.denom.view(), |a, b| a / b);
         let mut out = gemv_t(self.hg.view(), c.view());
-        out.zip_mut_with(&x, |o, &xi| *o = self.lambd * xi - *o);
+        zip_map(&mut out.view_mut(), &x, |o, xi| self.lambd * xi - o);
         out
     }
 
     /// `diag(F^{-1})` in O(dm).
     pub fn diag(&self) -> Array1<f64> {
-        add_ops((self.m * self.d) as u64);
         let mut out = vec![self.lambd; self.d];
-        let w: Vec<f64> = self.denom.iter().map(|x| 1.0 / x).collect();
-        out.par_chunks_mut(4096).enumerate().for_each(|(k, chunk)| {
-            let lo = k * 4096;
-            for (i, wi) in w.iter().enumerate() {
-                let row = self.hg.slice(s![i, lo..lo + chunk.len()]);
-                for (o, v) in chunk.iter_mut().zip(row) {
-                    *o -= v * v * wi;
-                }
-            }
-        });
+        sub_weighted_squares(&mut out, self.hg.view(), self.denom.view());
         Array1::from(out)
     }
 }

@@ -128,3 +128,16 @@ pub fn norm_constant(x: ArrayView2<f64>) -> f64 {
     let s = x.mapv(|a| a * a).mean_axis(Axis(0)).expect("non-empty batch");
     4.0 * s.iter().fold(f64::INFINITY, |m, &v| m.min(v))
 }
+
+/// `λ_max(H)` and `Tr H` at an interpolating point in closed form, without the model's
+/// derivatives: the nonzero spectrum of `H = JᵀJ/n` is that of the `n × n` Gram matrix
+/// `JJᵀ/n = (4/n) X diag(u² + v²) Xᵀ` (rows of `J`: `[2u ⊙ x_i; −2v ⊙ x_i]`).
+pub fn closed_form_spectrum(net: &DiagNet, w: ArrayView1<f64>, x: ArrayView2<f64>) -> (f64, f64) {
+    let (u, v) = (w.slice(s![..net.d]), w.slice(s![net.d..]));
+    let n = x.nrows() as f64;
+    let s2 = Array1::from_shape_fn(net.d, |j| u[j] * u[j] + v[j] * v[j]);
+    let xs = x.to_owned() * &s2;
+    let gram = xs.dot(&x.t()) * (4.0 / n);
+    let ev = common::linalg::eigvalsh(&gram);
+    (ev[ev.len() - 1], gram.diag().sum())
+}

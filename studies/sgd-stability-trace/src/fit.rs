@@ -29,6 +29,8 @@ pub struct FitResult {
     pub steps: usize,
     pub converged: bool,
     pub diverged: bool,
+    /// May be infinite or NaN (a diverged run).
+    #[serde(with = "common::report::json_f64")]
     pub final_loss: f64,
 }
 

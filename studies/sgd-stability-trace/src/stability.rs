@@ -31,6 +31,7 @@
 //! drawn with replacement ([`Curvature::trace_bound_ratio`]).
 use common::linalg::{FnOp, eigh, eigvalsh, top_eigs};
 use common::models::Model;
+use common::train::{BatchSampler, Sampling};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rand::Rng;
 use rayon::prelude::*;
@@ -47,6 +48,23 @@ pub fn jacobian<M: Model>(model: &M, w: ArrayView1<f64>, x: ArrayView2<f64>) -> 
         a.row_mut(i).assign(r);
     }
     a
+}
+
+/// `Tr(JᵀJ)/n = (1/n) Σ_i ‖∇_θ f(x_i; θ)‖²`: the trace of the Gauss-Newton matrix at any point,
+/// and the trace of the exact Hessian of the squared loss for both nets of the study (their
+/// `∇²_θ f` has a zero diagonal: `diag(2x, −2x)` in `(u, v)` for the diagonal net, only the
+/// output–hidden cross terms for a two-layer ReLU net), one VJP per sample, no `n × p` storage.
+pub fn gn_trace<M: Model>(model: &M, w: ArrayView1<f64>, x: ArrayView2<f64>) -> f64 {
+    let one = Array2::from_elem((1, 1), 1.0);
+    let n = x.nrows().max(1) as f64;
+    (0..x.nrows())
+        .into_par_iter()
+        .map(|i| {
+            let g = model.vjp(w, x.slice(s![i..i + 1, ..]), one.view());
+            g.dot(&g)
+        })
+        .sum::<f64>()
+        / n
 }
 
 /// How the indices of a mini-batch are drawn.
@@ -310,10 +328,11 @@ impl Curvature {
         eta * rule.weights(self.n).0 * self.trace() / 2.0
     }
 
-    /// Linearized SGD `δ ← δ − (η/B) Σ_{i∈batch} c_i (c_iᵀ δ)` (batches with replacement) from
-    /// `δ_0 ~ N(0, I_r)`: `ln(‖δ_t‖² / ‖δ_0‖²)` at every `every`-th step (renormalized on the
-    /// way, so that growth by e^1000 stays finite).
+    /// Linearized SGD `δ ← δ − (η/B) Σ_{i∈batch} c_i (c_iᵀ δ)` (batches with replacement, drawn
+    /// by the training loop's sampler) from `δ_0 ~ N(0, I_r)`: `ln(‖δ_t‖² / ‖δ_0‖²)` at every
+    /// `every`-th step (renormalized on the way, so that growth by e^1000 stays finite).
     pub fn linearized_sgd(&self, eta: f64, batch: usize, steps: usize, every: usize, rng: &mut impl Rng) -> Vec<f64> {
+        let mut batches = sampler(self.n, batch);
         let r = self.rank();
         let mut d = common::rng::gaussian_vec(rng, r, 1.0);
         let mut log_norm = 0.0f64;
@@ -322,12 +341,7 @@ impl Curvature {
         let mut out = Vec::with_capacity(steps / every.max(1) + 1);
         let mut g = Array1::<f64>::zeros(r);
         for t in 1..=steps {
-            g.fill(0.0);
-            for _ in 0..batch {
-                let ci = self.c.row(rng.random_range(0..self.n));
-                g.scaled_add(ci.dot(&d), &ci);
-            }
-            d.scaled_add(-eta / batch as f64, &g);
+            self.sgd_step(eta, &mut d, &mut g, batches.draw(rng));
             if t % 16 == 0 || t % every == 0 {
                 let nn = d.dot(&d);
                 log_norm += nn.ln();
@@ -339,6 +353,75 @@ impl Curvature {
         }
         out
     }
+
+    /// One step of linearized SGD on the batch `idx`: `δ ← δ − (η/B) Σ_{i∈idx} c_i (c_iᵀ δ)`
+    /// (`g` is scratch).
+    fn sgd_step(&self, eta: f64, d: &mut Array1<f64>, g: &mut Array1<f64>, idx: &[usize]) {
+        g.fill(0.0);
+        for &i in idx {
+            let ci = self.c.row(i);
+            g.scaled_add(ci.dot(d), &ci);
+        }
+        d.scaled_add(-eta / idx.len() as f64, g);
+    }
+
+    /// The second moment of linearized SGD measured: `runs` runs of `steps` steps from `δ_0`
+    /// uniform on the unit sphere of range(H) (so `E δ_0δ_0ᵀ = I/r`), batches from `batches`;
+    /// returns the mean of `‖δ_t‖²` and its standard error. The second-moment map predicts
+    /// [`Self::moment_predicted`].
+    pub fn moment_measured(
+        &self,
+        eta: f64,
+        steps: usize,
+        runs: usize,
+        batches: &mut impl Batches,
+        rng: &mut impl Rng,
+    ) -> (f64, f64) {
+        let r = self.rank();
+        let mut g = Array1::<f64>::zeros(r);
+        let vals: Vec<f64> = (0..runs)
+            .map(|_| {
+                let mut d = common::rng::gaussian_vec(rng, r, 1.0);
+                let n0 = d.dot(&d);
+                d /= n0.sqrt();
+                for _ in 0..steps {
+                    self.sgd_step(eta, &mut d, &mut g, batches.draw(rng));
+                }
+                d.dot(&d)
+            })
+            .collect();
+        let (m, sd) = common::stats::mean_sd(&vals);
+        (m, sd / (runs as f64).sqrt())
+    }
+
+    /// `E‖δ_t‖² = ⟨I, T_η^t(I/r)⟩`, the second-moment map's prediction for
+    /// [`Self::moment_measured`].
+    pub fn moment_predicted(&self, eta: f64, rule: BatchRule, steps: usize) -> f64 {
+        let r = self.rank();
+        let mut m = Array2::<f64>::eye(r) / r.max(1) as f64;
+        for _ in 0..steps {
+            m = self.t_apply(eta, rule, m.view());
+        }
+        m.diag().sum()
+    }
+}
+
+/// Where linearized SGD's mini-batch indices come from.
+pub trait Batches {
+    /// The next batch (indices into the samples).
+    fn draw<R: Rng>(&mut self, rng: &mut R) -> &[usize];
+}
+
+impl Batches for BatchSampler {
+    fn draw<R: Rng>(&mut self, rng: &mut R) -> &[usize] {
+        self.next(rng)
+    }
+}
+
+/// The sampler of the training loop (`common::train::train` builds the same one for SGD):
+/// `batch` i.i.d. uniform indices from `0..n`.
+pub fn sampler(n: usize, batch: usize) -> BatchSampler {
+    BatchSampler::new(n, batch, Sampling::WithReplacement)
 }
 
 /// `T_η = diag(d) + scale · vᵀ v` on vectorized `r × r` matrices (rows of `v`: `vec(c_i c_iᵀ)`).
