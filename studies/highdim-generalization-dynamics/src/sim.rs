@@ -489,13 +489,8 @@ mod diag {
                     );
                 }
                 if std::env::var("VERBOSE").is_ok() {
-                    let c = (d
-                        .eps_t
-                        .iter()
-                        .zip(&d.lam)
-                        .skip(d.n_null)
-                        .map(|(e, l)| e * e / (s2 * l))
-                        .collect::<Vec<f64>>());
+                    let c =
+                        d.eps_t.iter().zip(&d.lam).skip(d.n_null).map(|(e, l)| e * e / (s2 * l)).collect::<Vec<f64>>();
                     let lo: f64 = c[..20].iter().sum::<f64>() / 20.0;
                     println!(
                         "  rep {rep}: t {t:.4} e {e:.4} z {:.2} lam_min {:.4} mean z2 (20 smallest modes) {lo:.3} |eps|2/P {:.4} |wbar|2/N {:.4}",
