@@ -8,7 +8,7 @@ use common::device::Device;
 use common::gpu::Curvature;
 use common::linalg::eigh;
 use common::models::{Mlp, Model, Targets};
-use common::report::json_f64;
+use common::report::{fmt_num, json_f64};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -182,6 +182,20 @@ impl MatrixCheck {
             (self.lanczos_trace - self.dense_trace).abs() / self.dense_abs_sum.max(f64::MIN_POSITIVE),
         ];
         errs.iter().fold(0.0f64, |a, &e| if e.is_nan() { f64::NAN } else { a.max(e) })
+    }
+
+    /// Claim detail: the dense values against the study's (`p` parameters, `steps` profile steps).
+    pub fn describe(&self, p: usize, steps: usize) -> String {
+        format!(
+            "P = {p}: λ₁ {} (Lanczos {steps} steps {}, {p} steps {}), λ_min {} (Lanczos {}), Tr {} (Lanczos {})",
+            fmt_num(self.dense_max),
+            fmt_num(self.lanczos_max_profile),
+            fmt_num(self.lanczos_max),
+            fmt_num(self.dense_min),
+            fmt_num(self.lanczos_min),
+            fmt_num(self.dense_trace),
+            fmt_num(self.lanczos_trace)
+        )
     }
 }
 

@@ -1,6 +1,70 @@
-//! What a configuration needs: the memory and time estimate of [`Validate::estimate`](common::Validate).
-use crate::Config;
-use common::Estimate;
+//! What a configuration accepts and needs: the checks of [`Validate::validate`](common::Validate)
+//! and the memory and time estimate of [`Validate::estimate`](common::Validate).
+use crate::{B_MAX, Config};
+use common::study::Checks;
+use common::{BadInput, Estimate};
+
+/// Every key's range (generous upper bounds: >= 10x the full profile) and the cross-key rules.
+pub fn validate(cfg: &Config) -> Result<(), BadInput> {
+    let (l, m, r) = (&cfg.logistic, &cfg.mlp, &cfg.lr);
+    let mut c = Checks::new();
+    c.size("logistic.n", l.n, 1, 10_000_000)
+        .size("logistic.d", l.d, 1, 5000)
+        .positive("logistic.spike", l.spike, 1e3)
+        .sizes("logistic.batch_sizes", &l.batch_sizes, 1, B_MAX)
+        .increasing("logistic.batch_sizes", &l.batch_sizes)
+        .size("logistic.batches", l.batches, 2, 100_000)
+        .size("logistic.lanczos_steps", l.lanczos_steps, 1, 10_000);
+    c.size("mlp.n", m.n, 2, 10_000_000)
+        .size("mlp.d", m.d, 1, 2000)
+        .size("mlp.hidden", m.hidden, 1, 10_000)
+        .size("mlp.classes", m.classes, 2, 1000)
+        .real("mlp.separation", m.separation, 0.0, 1e3)
+        .size("mlp.train_steps", m.train_steps, 0, 1_000_000)
+        .size("mlp.train_batch", m.train_batch, 1, B_MAX)
+        .positive("mlp.train_lr", m.train_lr, 10.0)
+        .sizes("mlp.batch_sizes", &m.batch_sizes, 1, B_MAX)
+        .increasing("mlp.batch_sizes", &m.batch_sizes)
+        .size("mlp.batches", m.batches, 2, 100_000)
+        .size("mlp.lanczos_steps", m.lanczos_steps, 1, 10_000)
+        .sizes("mlp.slq_batch_sizes", &m.slq_batch_sizes, 1, B_MAX)
+        .increasing("mlp.slq_batch_sizes", &m.slq_batch_sizes)
+        .rule(
+            m.slq_batch_sizes.iter().all(|&b| b < m.n),
+            format!("`mlp.slq_batch_sizes` must be below `mlp.n` = {} (the full data set is always added)", m.n),
+        )
+        .size("mlp.slq_probes", m.slq_probes, 1, 10_000)
+        .size("mlp.slq_steps", m.slq_steps, 1, 10_000);
+    c.size("lr.n", r.n, 1, 10_000_000)
+        .size("lr.d", r.d, 1, 4096)
+        .positive("lr.var_min", r.var_min, 1.0)
+        .sizes("lr.batch_sizes", &r.batch_sizes, 1, B_MAX)
+        .increasing("lr.batch_sizes", &r.batch_sizes)
+        .rule(r.batch_sizes.contains(&1), "`lr.batch_sizes` must hold B = 1 (claim R4b)")
+        .size("lr.steps", r.steps, 1, 1_000_000)
+        .size("lr.seeds", r.seeds, 1, 1000)
+        .size("lr.bisect_steps", r.bisect_steps, 0, 100)
+        .positive("lr.lr_lo", r.lr_lo, 1e6)
+        .positive("lr.lr_hi", r.lr_hi, 1e6)
+        .rule(r.lr_lo < r.lr_hi, "`lr.lr_lo` must be below `lr.lr_hi`")
+        .size("lr.batches", r.batches, 1, 100_000);
+    let k = &cfg.check;
+    c.size("check.n", k.n, 2, 100_000)
+        .size("check.d", k.d, 1, 50)
+        .size("check.hidden", k.hidden, 1, 50)
+        .size("check.classes", k.classes, 2, 10)
+        .size("check.train_steps", k.train_steps, 0, 1_000_000)
+        .sizes("check.batch_sizes", &k.batch_sizes, 1, B_MAX)
+        .increasing("check.batch_sizes", &k.batch_sizes)
+        .size("check.batches", k.batches, 2, 100_000);
+    let in_fit = |bs: &[usize]| bs.iter().filter(|&&b| b >= cfg.fit_b_min && b <= cfg.fit_b_max).count();
+    c.size("fit_b_min", cfg.fit_b_min, 1, B_MAX).size("fit_b_max", cfg.fit_b_max, 1, B_MAX).rule(
+        in_fit(&l.batch_sizes) >= 2 && in_fit(&m.batch_sizes) >= 2,
+        "[`fit_b_min`, `fit_b_max`] must hold at least two of `logistic.batch_sizes` and two of \
+             `mlp.batch_sizes` (claims R2)",
+    );
+    c.finish()
+}
 
 /// Peak memory: every array of the three setups (data, the full-data operator's copy and
 /// activations, Lanczos bases), plus per grid cell in flight (one per thread) its batch, its

@@ -383,3 +383,32 @@ pub fn checks(out: &mut Outcome, pts: &[Vec<PtRow>; 3], laws: &[LawRow], r: &Res
         &rows,
     ));
 }
+
+/// Claim detail: the excess against `c_pt/B` at every B.
+pub fn pt_detail(rows: &[PtRow], c_pt: f64) -> String {
+    let per: Vec<String> = rows
+        .iter()
+        .map(|x| {
+            format!(
+                "B={}: {}±{} vs {} ({})",
+                x.b,
+                fmt_num(x.excess),
+                fmt_num(x.se),
+                fmt_num(x.predicted),
+                fmt_num(x.ratio)
+            )
+        })
+        .collect();
+    format!("c_pt = {}; excess vs c_pt/B (ratio): {}", fmt_num(c_pt), per.join(", "))
+}
+
+/// Claim detail: `η_max` against the paper's `2/E λ₁(H_B)` (`paper`) or `η_ms` at every B.
+pub fn law_detail(laws: &[LawRow], paper: bool) -> String {
+    laws.iter()
+        .map(|l| {
+            let (pred, ratio) = if paper { (l.eta_paper, l.ratio_paper) } else { (l.eta_ms, l.ratio_ms) };
+            format!("B={}: {} vs {} ({})", l.b, fmt_num(l.eta_max), fmt_num(pred), fmt_num(ratio))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

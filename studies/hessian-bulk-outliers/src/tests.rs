@@ -604,7 +604,12 @@ fn calibration_over_seeds() {
     let mut fails: std::collections::BTreeMap<String, usize> = Default::default();
     for &seed in &seeds {
         let ctx = Ctx::for_test(seed, common::Profile::Quick);
+        let t = std::time::Instant::now();
         let r = measure_with(&cfg, &ctx, &Library).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        check_cell(&cfg, Seed(seed), common::device::Device::Cpu, &Library).unwrap();
+        eprintln!("seed {seed}: measure {secs:.2} s, of which the check cell ~{:.2} s", t.elapsed().as_secs_f64());
         let out = HessianBulkOutliers.report(&cfg, &r).unwrap();
         let line: Vec<String> = out
             .claims

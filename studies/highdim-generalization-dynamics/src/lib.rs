@@ -276,10 +276,19 @@ const C1_CONDITIONAL: ClaimSpec = ClaimSpec::new(
     "C1-conditional",
     "At every α (α ≈ 1 included) and σ₀, the seed-mean test error equals the mode-wise expectation over teacher, noise and init given each data set's eigenvalues (no large-N approximation), within its exact conditional distribution",
     "linear student-teacher section: E_g(t) for given eigenvalues, before the MP limit",
-    Expect::at_most(4.0),
+    Expect::at_most(C1_CONDITIONAL_BOUND),
 )
 .drift(0.5)
-.wrong("WRONG_TBD");
+.wrong(
+    "the noise floor σ in place of σ² (0.447 for 0.2) in the expectation is off by hundreds of conditional SD \
+     (planted test); one noise or teacher draw shared by the 50 data sets of an α (seed reuse) makes the seed \
+     mean's spread √50 ≈ 7 times its conditional SD (|z| ≈ 7 typical); correct runs 1.63-4.16 over 120 root seeds \
+     (median 2.4), the bound 4.5 is Bonferroni over the 1296 z (8 α × 2 σ₀ × 81 checkpoints) at family-wise 1% \
+     (4.47). Not excluded: the MP-limit curve in place of the finite-N expectation (within 2% at the checkpoints; \
+     the finite-N gap is in the k → ∞ limit, C2)",
+);
+/// C1-conditional's bound: Φ⁻¹(1 − 0.005/1296) = 4.47, rounded up.
+const C1_CONDITIONAL_BOUND: f64 = 4.5;
 const C2_ASYMPTOTE: ClaimSpec = ClaimSpec::new("C2-asymptote", ASYMPTOTE, SRC2, Expect::at_most(3.5))
     .drift(0.5)
     .wrong("a k → ∞ limit without the frozen subspace is too low by (1 − α)(σ_w̄² + σ₀²), 0.75 at α = 0.25: tens of SE");
@@ -300,10 +309,13 @@ const C3_PEAK_RATIO: ClaimSpec = ClaimSpec::new(
     "C3-peak-ratio",
     "The overtraining peak near α = 1 dwarfs overtraining away from it (α = 0.5 and α = 2)",
     "abstract; linear student-teacher section: overtraining vs α",
-    Expect::at_least(5.0),
+    Expect::at_least(30.0),
 )
 .drift(0.5)
-.wrong("without the divergence at α = 1 (a regularised limit) the ratio is ≈ 1 (measured ≈ 50–70)");
+.wrong(
+    "without the divergence at α = 1 (a regularised limit) the ratio is ≈ 1; correct runs 44.6-65.2 over 60 root \
+     seeds (mean 56.5, sd 3.7), the bound 30 is 7 sd below the mean",
+);
 const C4_INIT: ClaimSpec = ClaimSpec::new(
     "C4-init",
     "Large initial weights raise the asymptotic test error by (1 − α)σ₀² for α < 1 (and not at all for α > 1): small initial weights generalize better",
@@ -482,21 +494,26 @@ fn claims(cfg: &Config, sums: &[AlphaSummary], ks: &[u64], out: &mut Outcome) {
     out.claim(C1_CONDITIONAL.measured(z).detail(format!(
         "max |z| over α, σ₀ and checkpoints of the seed mean in its distribution given the eigenvalues (a sum of \
          χ²₁ with known weights: Satterthwaite + Wilson-Hilferty); worst at α = {}, σ₀ = {}, step {} (ν = {}); \
-         4, not 3: Bonferroni over ≈{} curves × ≈5 effectively independent checkpoints",
+         {}: Bonferroni over the {} z (α × σ₀ × checkpoints) at family-wise 1%",
         fmt(za),
         fmt(cfg.init_stds.get(zr).copied().unwrap_or(f64::NAN)),
         ks.get(zi).copied().unwrap_or(0),
         fmt(nu),
-        all.len() * cfg.init_stds.len(),
+        C1_CONDITIONAL_BOUND,
+        all.len() * cfg.init_stds.len() * ks.len(),
     )));
 
-    // C2: the finite-N asymptote (Wishart inverse moments) vs the k → ∞ (pinv) solutions.
+    // C2: the finite-N asymptote (Wishart inverse moments) vs the k → ∞ (pinv) solutions. The SE
+    // of the seed mean is the law of total variance: the exact variance given the eigenvalues (the
+    // label-noise χ² draws, skewed, so their sample SE reads low) plus the sample variance of the
+    // conditional expectation across data sets.
     let asym = |list: &[&AlphaSummary]| -> (f64, f64, Vec<String>) {
         let (mut z, mut rel, mut d) = (0.0f64, 0.0f64, vec![]);
         for s in list {
             for (r, &s0) in cfg.init_stds.iter().enumerate() {
                 if let Some(th) = theory::test_error_inf_finite(cfg.n, s.p, cfg.noise(s0)) {
-                    let (m, se) = (s.test_inf[r].mean, s.test_inf[r].se);
+                    let m = s.test_inf[r].mean;
+                    let se = (s.inf_cond_var[r] + s.inf_expected[r].se.powi(2)).sqrt();
                     z = z.max((m - th).abs() / se);
                     rel = rel.max((m / th - 1.0).abs());
                     if r == 0 {
@@ -512,7 +529,7 @@ fn claims(cfg: &Config, sums: &[AlphaSummary], ks: &[u64], out: &mut Outcome) {
     } else {
         let (z_far, _, d_far) = asym(&far);
         C2_ASYMPTOTE.measured(z_far).detail(format!(
-            "max |z| over far-from-1 α and σ₀ (σ₀ = 0: {}); 3.5 SE: Bonferroni over {} comparisons at family-wise 1% ≈ 3.2",
+            "max |z| over far-from-1 α and σ₀, SE from the law of total variance (σ₀ = 0: {}); 3.5 SE: Bonferroni over {} comparisons at family-wise 1% ≈ 3.2",
             d_far.join("; "),
             far.len() * cfg.init_stds.len()
         ))

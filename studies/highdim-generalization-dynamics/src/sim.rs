@@ -440,11 +440,14 @@ mod tests {
     }
 }
 
+/// Diagnostics of review issue 12 (the α = 1.25 gap; README, "Tolerances and why"): the k → ∞
+/// error of the quick grid's data sets against its expectation given the eigenvalues, per root seed
+/// (`ROOTS`, `REPS`, `ALPHA`; `DUMPX`, `TOPMODES`, `VERBOSE` print more).
 #[cfg(test)]
 mod diag {
     use super::*;
     #[test]
-    #[ignore]
+    #[ignore = "diagnostic: the label-noise stream over many root seeds"]
     fn diag_noise_stream() {
         let (n, p, s2) = (200usize, 250usize, 0.2f64);
         let roots: Vec<u64> = std::env::var("ROOTS")
@@ -478,6 +481,9 @@ mod diag {
                 sum_v += v;
                 sq_t += t * t;
                 all_std.push((t - e) / v.sqrt());
+                if std::env::var("DUMPX").is_ok() {
+                    println!("x {root} {rep} {} {} {}", (t - e) / v.sqrt(), t, e);
+                }
                 if std::env::var("TOPMODES").is_ok() {
                     let mut c: Vec<(f64, f64, usize)> =
                         (d.n_null..n).map(|i| (d.eps_t[i] * d.eps_t[i] / (s2 * d.lam[i]), d.lam[i], i)).collect();
@@ -502,6 +508,8 @@ mod diag {
                 }
             }
             let r = reps as f64;
+            let xs: f64 = all_std[all_std.len() - reps..].iter().sum();
+            println!("unweighted {root} {}", xs / r.sqrt());
             let mt = sum_t / r;
             let se = ((sq_t / r - mt * mt) * r / (r - 1.0) / r).sqrt();
             println!(
@@ -517,5 +525,43 @@ mod diag {
         let mu = all_std.iter().sum::<f64>() / m;
         let sd = (all_std.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / m).sqrt();
         println!("all: standardized residual mean {mu:.4} (se {:.4}), sd {sd:.4}, n {m}", 1.0 / m.sqrt());
+    }
+}
+
+#[cfg(test)]
+mod diag0 {
+    use super::*;
+    /// Step-0 test error only (teacher and init streams, no eigen-decomposition): its seed mean in
+    /// its exact χ²_{N·reps} distribution, over many root seeds and every α of the quick grid.
+    #[test]
+    #[ignore = "diagnostic: the teacher and init streams over many root seeds"]
+    fn diag_step0_streams() {
+        let (n, reps, s0) = (200usize, 50usize, 0.5f64);
+        let roots: u64 = std::env::var("NROOTS").map(|s| s.parse().unwrap()).unwrap_or(200);
+        let mut zs = vec![];
+        for root in 0..roots {
+            for alpha in [0.25, 0.5, 0.8, 0.95, 1.05, 1.25, 2.0, 4.0] {
+                let mut sum = 0.0;
+                for rep in 0..reps {
+                    let cj = format!("{{\"alpha\":{},\"rep\":{}}}", serde_json::to_string(&alpha).unwrap(), rep);
+                    let seed = Seed(root).child("grid").child("gd").child(&cj);
+                    let wbar = gaussian_vec(&mut seed.child("teacher").rng(), n, 1.0);
+                    let g = gaussian_vec(&mut seed.child("init").rng(), n, 1.0);
+                    let e = &g * s0 - &wbar;
+                    sum += e.dot(&e) / (n as f64 * (1.0 + s0 * s0));
+                }
+                let nu = (n * reps) as f64;
+                zs.push((sum * n as f64 - nu) / (2.0 * nu).sqrt());
+            }
+        }
+        let m = zs.len() as f64;
+        let mu = zs.iter().sum::<f64>() / m;
+        let sd = (zs.iter().map(|z| (z - mu) * (z - mu)).sum::<f64>() / m).sqrt();
+        let big = zs.iter().filter(|z| z.abs() > 3.0).count();
+        let max = zs.iter().fold(0.0f64, |a, z| a.max(z.abs()));
+        println!(
+            "step 0: {m} seed means, z mean {mu:.4} sd {sd:.4}, |z| > 3: {big} (normal: {:.1}), max |z| {max:.2}",
+            m * 0.0027
+        );
     }
 }

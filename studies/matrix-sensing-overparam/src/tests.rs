@@ -325,8 +325,8 @@ fn F(x: f64) -> serde_json::Value {
 
 /// Calibration of single runs (not run by default): the cells of one role of the quick profile
 /// alone at root seeds `CALIB_SEEDS` (default 2001–2400), one JSON line per seed and k, written
-/// to stdout: `ROLE` (balanced, imbalanced, sym, fact; default balanced), `KS` (default 4),
-/// `ALPHA` (default 0.1), `STEPS` (the budget; default the profile's).
+/// to stdout: `ROLE` (balanced, imbalanced, sym, fact, asym, asym_pop; default balanced), `KS`
+/// (default 4), `ALPHAS` (default 0.1), `STEPS` (the budget; default the profile's).
 #[test]
 #[ignore]
 fn single_runs_over_seeds() {
@@ -339,10 +339,14 @@ fn single_runs_over_seeds() {
         Some("imbalanced") => (Role::Imbalanced, cfg.balance.imbalanced_steps),
         Some("sym") => (Role::Sym, cfg.sym.steps),
         Some("fact") => (Role::Fact, cfg.fact.steps),
+        Some("asym") => (Role::Asym, cfg.asym.max_steps),
+        Some("asym_pop") => (Role::AsymPop, cfg.asym.max_steps),
         _ => (Role::Balanced, cfg.balance.steps),
     };
     let ks = env("KS").map(list).unwrap_or_else(|| vec![4]);
-    let alpha: f64 = env("ALPHA").and_then(|s| s.parse().ok()).unwrap_or(0.1);
+    let alphas: Vec<f64> = env("ALPHAS")
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![0.1]);
     let steps: u64 = env("STEPS").and_then(|s| s.parse().ok()).unwrap_or(budget);
     let lines: Vec<String> = seeds
         .par_iter()
@@ -350,10 +354,13 @@ fn single_runs_over_seeds() {
             let seed = Seed(seed);
             let inst = [runs::build_instance(&cfg, seed, 0)];
             let cfg = &cfg;
-            ks.iter().map(move |&k| {
-                let c = runs::Cell { role, rep: 0, k: k as usize, alpha, steps };
+            let cells: Vec<runs::Cell> = ks
+                .iter()
+                .flat_map(|&k| alphas.iter().map(move |&alpha| runs::Cell { role, rep: 0, k: k as usize, alpha, steps }))
+                .collect();
+            cells.into_iter().map(move |c| {
                 let run = runs::summarise(cfg, seed, &c, &runs::run_cell(cfg, seed, &inst, &c).unwrap());
-                serde_json::json!({"seed": seed.0, "k": k, "steps": run.steps, "final": F(run.final_error),
+                serde_json::json!({"seed": seed.0, "k": c.k, "alpha": c.alpha, "steps": run.steps, "final": F(run.final_error),
                     "slope": F(run.slope), "rate": F(run.rate), "fact_dev": F(run.fact_dev)})
                 .to_string()
             })

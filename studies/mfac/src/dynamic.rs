@@ -168,8 +168,12 @@ impl DynamicInv {
                 None
             }
             Plant::RebuildVectors => {
-                // F^{-1} x = lambda^{-1} x - sum_i (v_i^T x / denom_i) v_i with v = B G rebuilt here
-                let v = self.v_rows();
+                // F^{-1} x = lambda^{-1} x - sum_i (v_i^T x / denom_i) v_i with every v_i = sum_j B[i,j] g_j
+                // rebuilt here, one weighted sum of the gradients each
+                let mut v = Array2::zeros((self.m, self.d));
+                for (i, mut row) in v.outer_iter_mut().enumerate() {
+                    row.assign(&gemv_t(self.grads.view(), self.coef.row(i)));
+                }
                 let mut c = gemv(v.view(), x);
                 zip_map(&mut c.view_mut(), &self.denom.view(), |a, b| a / b);
                 let mut out = gemv_t(v.view(), c.view());

@@ -149,7 +149,7 @@ pub fn report_pruning(cfg: &Config, res: &[PruneSeed], out: &mut Outcome) {
     let (mut wins, mut margins) = (vec![], vec![]);
     for &lvl in &cfg.gate_sparsities {
         let gain = |r: &PruneSeed| r.acc(Method::Mfac, lvl) - r.acc(Method::Magnitude, lvl);
-        let w = res.iter().filter(|r| r.acc(Method::Mfac, lvl) >= r.acc(Method::Magnitude, lvl)).count();
+        let w = res.iter().filter(|r| r.acc(Method::Mfac, lvl) > r.acc(Method::Magnitude, lvl)).count();
         let mean_margin = res.iter().map(gain).sum::<f64>() / res.len() as f64;
         wins.push(w);
         let (pct, n) = (lvl * 100.0, res.len());
@@ -161,7 +161,7 @@ pub fn report_pruning(cfg: &Config, res: &[PruneSeed], out: &mut Outcome) {
         C3.measured(wins.iter().copied().min().unwrap_or(0) as f64)
             .expect_instead(Expect::at_least(need as f64))
             .detail(format!(
-                "seeds (of {}) where M-FAC OBS test accuracy >= magnitude's, worst over sparsities {:?}; {}. MLP \
+                "seeds (of {}) where M-FAC OBS test accuracy > magnitude's, worst over sparsities {:?}; {}. MLP \
                  64-{}-10 on digits, dense test accuracy {}; m = {} per-sample gradients, λ = {}·mean diag, F \
                  re-estimated at each step of the sparsity path, no fine-tuning",
                 cfg.seeds,
