@@ -10,7 +10,9 @@ macro_rules! for_each_study {
         $m! {
             // studies: one line each, `<crate>::<StudyType>,`
             batch_hessian_rmt::BatchHessianRmt,
+            boundary_tilting_adv::BoundaryTiltingAdv,
             deep_linear_dynamics::DeepLinearDynamics,
+            grad_normalized_smoothness::GradNormalizedSmoothness,
             hessian_bulk_outliers::HessianBulkOutliers,
             highdim_generalization_dynamics::HighdimGeneralizationDynamics,
             lsa_one_step_gd::LsaOneStepGd,
@@ -18,6 +20,7 @@ macro_rules! for_each_study {
             mfac::Mfac,
             ntk_convergence::NtkConvergence,
             sgd_stability_trace::SgdStabilityTrace,
+            target_surrogates_sso::TargetSurrogatesSso,
         }
     };
 }
