@@ -13,6 +13,7 @@ macro_rules! for_each_study {
             deep_linear_dynamics::DeepLinearDynamics,
             hessian_bulk_outliers::HessianBulkOutliers,
             highdim_generalization_dynamics::HighdimGeneralizationDynamics,
+            lr_schedule_refinement::LrScheduleRefinement,
             lsa_one_step_gd::LsaOneStepGd,
             matrix_sensing_overparam::MatrixSensingOverparam,
             mfac::Mfac,
