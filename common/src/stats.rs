@@ -1,6 +1,7 @@
 //! Statistics shared by the studies' claims: means with standard deviations and errors, medians and
-//! quantiles, Spearman's rank correlation, R², least-squares and log-log fits with confidence
-//! intervals, grids and thinning for figures. Every function here is tested against a closed form.
+//! quantiles, Spearman's rank correlation, R², least-squares, log-log and linear-rate fits with
+//! confidence intervals, a median filter, a seeded k-fold splitter, grids and thinning for
+//! figures. Every function here is tested against a closed form.
 
 /// Ordinary least squares of `y` on `x`: `(slope, intercept)`.
 pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
@@ -232,6 +233,79 @@ pub fn thin_indices(len: usize, max: usize, log_x: bool) -> Vec<usize> {
     out
 }
 
+/// A linear (geometric) convergence rate: `err_k ≈ C ρ^k`, fitted by [`linfit`] of `ln err_k` on
+/// `k`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateFit {
+    /// The contraction factor per unit of `k`, `ρ = exp(slope)` (< 1 for convergence).
+    pub rate: f64,
+    /// 95 % confidence interval of `ρ` (the slope's interval, exponentiated).
+    pub ci95: (f64, f64),
+    /// The fit of `ln err` on `k` (slope `ln ρ`, intercept `ln C`).
+    pub fit: Fit,
+}
+
+/// Fit `err_k ≈ C ρ^k` through the points `(k, err_k)` (`k` need not be consecutive or
+/// integer): least squares of `ln err` on `k`. All-NaN when an error is not positive and finite
+/// or there are fewer than two points; the interval is NaN with fewer than three.
+pub fn linear_rate(k: &[f64], err: &[f64]) -> RateFit {
+    assert_eq!(k.len(), err.len(), "linear_rate: k and err differ in length");
+    if k.len() < 2 || err.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        let n = f64::NAN;
+        let fit = Fit { slope: n, intercept: n, se_slope: n, ci95: (n, n), r2: n };
+        return RateFit { rate: n, ci95: (n, n), fit };
+    }
+    let le: Vec<f64> = err.iter().map(|v| v.ln()).collect();
+    let fit = linfit(k, &le);
+    RateFit { rate: fit.slope.exp(), ci95: (fit.ci95.0.exp(), fit.ci95.1.exp()), fit }
+}
+
+/// Running median with an odd window `k`: `out[i]` is the [`median`] of `v[i - r ..= i + r]`
+/// with `r = min((k - 1) / 2, i, n - 1 - i)`. At the edges the window shrinks symmetrically
+/// (never padded), so the first and last values are kept as they are and the window stays
+/// centred: a monotone sequence comes back unchanged, and `k = 1` is the identity. NaNs sort
+/// last, as in [`median`]. Panics on an even `k`.
+pub fn median_filter(v: &[f64], k: usize) -> Vec<f64> {
+    assert!(k % 2 == 1, "median_filter: the window must be odd, got {k}");
+    let (n, h) = (v.len(), k / 2);
+    (0..n)
+        .map(|i| {
+            let r = h.min(i).min(n - 1 - i);
+            median(&v[i - r..=i + r])
+        })
+        .collect()
+}
+
+/// One split of a k-fold cross-validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fold {
+    /// Held-out indices, ascending.
+    pub test: Vec<usize>,
+    /// The other indices, ascending.
+    pub train: Vec<usize>,
+}
+
+/// Split `0..n` into `k` folds at random, deterministically given `seed`: a seeded permutation
+/// cut into `k` consecutive blocks, the first `n mod k` of size `⌈n/k⌉` and the others `⌊n/k⌋`.
+/// The test sets partition `0..n`; each fold trains on the rest. Panics unless `1 <= k <= n`.
+pub fn kfold(n: usize, k: usize, seed: crate::rng::Seed) -> Vec<Fold> {
+    assert!(k >= 1 && k <= n, "kfold: need 1 <= k <= n, got k = {k}, n = {n}");
+    let perm = crate::rng::permutation(&mut seed.rng(), n);
+    let (base, extra) = (n / k, n % k);
+    let mut start = 0;
+    (0..k)
+        .map(|f| {
+            let len = base + usize::from(f < extra);
+            let mut test = perm[start..start + len].to_vec();
+            test.sort_unstable();
+            let mut train: Vec<usize> = perm[..start].iter().chain(&perm[start + len..]).copied().collect();
+            train.sort_unstable();
+            start += len;
+            Fold { test, train }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +374,96 @@ mod tests {
         let f = loglog_fit(&[1.0, 2.0, 4.0], &[1.0, 0.5, 0.25]);
         assert!((f.slope + 1.0).abs() < 1e-12 && (f.r2 - 1.0).abs() < 1e-12);
         assert!(loglog_fit(&[1.0, 2.0], &[1.0, -1.0]).slope.is_nan());
+    }
+
+    proptest! {
+        /// `ρ` and `C` of an exact geometric sequence, at any spacing of `k`.
+        #[test]
+        fn linear_rate_recovers_a_geometric_sequence(rho in 0.01f64..0.999, c in 1e-3f64..1e3, n in 3usize..40, step in 1usize..5) {
+            let k: Vec<f64> = (0..n).map(|i| (i * step) as f64).collect();
+            let err: Vec<f64> = k.iter().map(|&k| c * rho.powf(k)).collect();
+            let r = linear_rate(&k, &err);
+            prop_assert!((r.rate - rho).abs() < 1e-9 * rho);
+            prop_assert!((r.fit.intercept.exp() - c).abs() < 1e-8 * c);
+            prop_assert!(r.ci95.0 <= r.rate * (1.0 + 1e-9) && r.rate <= r.ci95.1 * (1.0 + 1e-9));
+        }
+
+        /// Monotone sequences pass unchanged; the output is sorted window by window like a
+        /// brute-force median; `k = 1` is the identity.
+        #[test]
+        fn median_filter_properties(v in proptest::collection::vec(-10.0f64..10.0, 0..40), h in 0usize..5) {
+            let k = 2 * h + 1;
+            prop_assert_eq!(median_filter(&v, 1), v.clone());
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            prop_assert_eq!(median_filter(&sorted, k), sorted.clone());
+            let out = median_filter(&v, k);
+            prop_assert_eq!(out.len(), v.len());
+            for (i, o) in out.iter().enumerate() {
+                let r = h.min(i).min(v.len() - 1 - i);
+                let mut w = v[i - r..=i + r].to_vec();
+                w.sort_by(f64::total_cmp);
+                prop_assert_eq!(*o, w[r]);
+            }
+        }
+
+        /// The folds partition `0..n`, sizes differ by at most one, train = the complement, and
+        /// the split is a function of the seed.
+        #[test]
+        fn kfold_partitions(n in 1usize..60, k in 1usize..12, seed in 0u64..1000) {
+            let k = k.min(n);
+            let folds = kfold(n, k, crate::rng::Seed(seed));
+            prop_assert_eq!(folds.len(), k);
+            let mut all: Vec<usize> = folds.iter().flat_map(|f| f.test.clone()).collect();
+            all.sort_unstable();
+            prop_assert_eq!(all, (0..n).collect::<Vec<_>>());
+            let sizes: Vec<usize> = folds.iter().map(|f| f.test.len()).collect();
+            prop_assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+            for f in &folds {
+                let want: Vec<usize> = (0..n).filter(|i| !f.test.contains(i)).collect();
+                prop_assert_eq!(&f.train, &want);
+                prop_assert!(f.test.windows(2).all(|w| w[0] < w[1]));
+            }
+            prop_assert_eq!(&folds, &kfold(n, k, crate::rng::Seed(seed)));
+        }
+    }
+
+    #[test]
+    fn rate_filter_and_folds_closed_forms() {
+        // err = 2^-k: rate 1/2 exactly; noisy errors: the interval covers the truth.
+        let k: Vec<f64> = (0..10).map(f64::from).collect();
+        let r = linear_rate(&k, &k.iter().map(|k| 0.5f64.powf(*k)).collect::<Vec<_>>());
+        assert!((r.rate - 0.5).abs() < 1e-14 && (r.fit.r2 - 1.0).abs() < 1e-12);
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let mut hits = 0;
+        for _ in 0..1000 {
+            let err: Vec<f64> = k
+                .iter()
+                .map(|k| 0.9f64.powf(*k) * (0.1 * rng.sample::<f64, _>(rand_distr::StandardNormal)).exp())
+                .collect();
+            let r = linear_rate(&k, &err);
+            hits += usize::from(r.ci95.0 <= 0.9 && 0.9 <= r.ci95.1);
+        }
+        assert!((925..=975).contains(&hits), "coverage {hits}/1000");
+        assert!(linear_rate(&[0.0, 1.0], &[1.0, 0.0]).rate.is_nan());
+        assert!(linear_rate(&[0.0], &[1.0]).rate.is_nan());
+        assert!(linear_rate(&[0.0, 1.0], &[1.0, 0.5]).ci95.0.is_nan());
+        // A one-sample spike is removed by a window of 3; the edges keep their values.
+        assert_eq!(median_filter(&[1.0, 1.0, 9.0, 1.0, 1.0], 3), vec![1.0; 5]);
+        assert_eq!(median_filter(&[5.0, 1.0, 2.0, 3.0, 0.0], 3), vec![5.0, 2.0, 2.0, 2.0, 0.0]);
+        assert_eq!(median_filter(&[5.0, 1.0, 2.0, 3.0, 0.0], 5), vec![5.0, 2.0, 2.0, 2.0, 0.0]);
+        assert!(median_filter(&[], 3).is_empty());
+        let folds = kfold(10, 3, crate::Seed(1));
+        assert_eq!(folds.iter().map(|f| f.test.len()).collect::<Vec<_>>(), vec![4, 3, 3]);
+        assert_ne!(folds, kfold(10, 3, crate::Seed(2)));
+        assert_eq!(kfold(3, 1, crate::Seed(0))[0], Fold { test: vec![0, 1, 2], train: vec![] });
+    }
+
+    #[test]
+    #[should_panic(expected = "odd")]
+    fn median_filter_rejects_an_even_window() {
+        median_filter(&[1.0, 2.0], 2);
     }
 
     #[test]

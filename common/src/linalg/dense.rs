@@ -2,7 +2,7 @@
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 /// Borrow an ndarray view as a faer view (no copy; any strides, including transposed views).
 pub fn faer_ref<'a>(a: &ArrayView2<'a, f64>) -> MatRef<'a, f64> {
@@ -291,6 +291,439 @@ pub fn haar_orthogonal(rng: &mut impl rand::Rng, n: usize) -> Array2<f64> {
     q
 }
 
+/// A numerical failure of a dense factorization, solve or low-rank update. Shape mismatches are
+/// programming errors and panic, as everywhere in this module.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DenseError {
+    /// Cholesky met a pivot that is not positive (or not finite): the matrix is not symmetric
+    /// positive definite (or holds a NaN).
+    #[error("cholesky: the {n} x {n} matrix is not positive definite (pivot {pivot} of 0..{n} is not positive)")]
+    NotPositiveDefinite {
+        /// Size of the matrix.
+        n: usize,
+        /// 0-based index of the first pivot that failed.
+        pivot: usize,
+    },
+    /// A pivot at or below the singularity tolerance: an LU pivot, a triangular matrix's
+    /// diagonal entry, or the capacitance pivot of a Sherman-Morrison / Woodbury update.
+    #[error("{op}: the {n} x {n} matrix is singular to working precision (pivot {pivot}: |{value:e}| <= {tol:e})")]
+    Singular {
+        /// The operation that failed (`"lu"`, `"solve_triangular"`, `"woodbury"`, ...).
+        op: &'static str,
+        /// Size of the matrix that was factored.
+        n: usize,
+        /// 0-based index of the first pivot at or below the tolerance.
+        pivot: usize,
+        /// That pivot.
+        value: f64,
+        /// The tolerance it was compared with.
+        tol: f64,
+    },
+}
+
+fn square(a: &ArrayView2<f64>, op: &str) -> usize {
+    assert_eq!(a.nrows(), a.ncols(), "{op}: the matrix must be square, got {:?}", a.dim());
+    a.nrows()
+}
+
+fn stack(req: faer::dyn_stack::StackReq) -> MemBuffer {
+    MemBuffer::new(req)
+}
+
+/// A column as an `n x 1` matrix, and back.
+fn col(b: ArrayView1<f64>) -> ArrayView2<f64> {
+    b.insert_axis(Axis(1))
+}
+
+fn uncol(x: Array2<f64>) -> Array1<f64> {
+    x.index_axis_move(Axis(1), 0)
+}
+
+/// Cholesky factorization `a = l lᵀ` of a symmetric positive-definite matrix (faer, sequential).
+#[derive(Clone, Debug)]
+pub struct Cholesky {
+    /// Lower triangular factor, zero above the diagonal.
+    l: Mat<f64>,
+}
+
+impl Cholesky {
+    /// Factor `a`, reading only its lower triangle. Errors with
+    /// [`DenseError::NotPositiveDefinite`] (naming the first failing pivot) when `a` is not
+    /// positive definite or holds a NaN.
+    pub fn new(a: ArrayView2<f64>) -> Result<Self, DenseError> {
+        use faer::linalg::cholesky::llt::factor::{self, LltError};
+        let n = square(&a, "cholesky");
+        let mut l = to_faer(a);
+        let req = factor::cholesky_in_place_scratch::<f64>(n, FACTOR_PAR, Default::default());
+        let res = factor::cholesky_in_place(
+            l.as_mut(),
+            Default::default(),
+            FACTOR_PAR,
+            MemStack::new(&mut stack(req)),
+            Default::default(),
+        );
+        zero_upper();
+        if let Err(LltError::NonPositivePivot { index }) = res {
+            return Err(DenseError::NotPositiveDefinite { n, pivot: index });
+        }
+        if let Some(pivot) = (0..n).find(|&i| !(l[(i, i)] > 0.0 && l[(i, i)].is_finite())) {
+            return Err(DenseError::NotPositiveDefinite { n, pivot });
+        }
+        for j in 1..n {
+            for i in 0..j {
+                l[(i, j)] = 0.0;
+            }
+        }
+        Ok(Cholesky { l })
+    }
+
+    /// Size of the factored matrix.
+    pub fn dim(&self) -> usize {
+        self.l.nrows()
+    }
+
+    /// The lower triangular factor `l` (zero above the diagonal).
+    pub fn l(&self) -> Array2<f64> {
+        from_faer(self.l.as_ref())
+    }
+
+    /// `a⁻¹ b` for a matrix of right-hand sides (`n x k`).
+    pub fn solve_mat(&self, b: ArrayView2<f64>) -> Array2<f64> {
+        assert_eq!(b.nrows(), self.dim(), "cholesky solve: right-hand side has the wrong number of rows");
+        let mut x = to_faer(b);
+        faer::linalg::cholesky::llt::solve::solve_in_place(
+            self.l.as_ref(),
+            x.as_mut(),
+            FACTOR_PAR,
+            MemStack::new(&mut stack(faer::dyn_stack::StackReq::EMPTY)),
+        );
+        zero_upper();
+        from_faer(x.as_ref())
+    }
+
+    /// `a⁻¹ b`.
+    pub fn solve(&self, b: ArrayView1<f64>) -> Array1<f64> {
+        uncol(self.solve_mat(col(b)))
+    }
+
+    /// `a⁻¹`.
+    pub fn inverse(&self) -> Array2<f64> {
+        self.solve_mat(Array2::eye(self.dim()).view())
+    }
+
+    /// `ln det a = 2 Σ ln l_ii`.
+    pub fn logdet(&self) -> f64 {
+        2.0 * (0..self.dim()).map(|i| self.l[(i, i)].ln()).sum::<f64>()
+    }
+}
+
+/// [`Cholesky::new`].
+pub fn cholesky(a: ArrayView2<f64>) -> Result<Cholesky, DenseError> {
+    Cholesky::new(a)
+}
+
+/// `a⁻¹ b` for a symmetric positive-definite `a` (lower triangle read), through Cholesky.
+pub fn solve_spd(a: ArrayView2<f64>, b: ArrayView1<f64>) -> Result<Array1<f64>, DenseError> {
+    Ok(Cholesky::new(a)?.solve(b))
+}
+
+/// `ln det a` of a symmetric positive-definite `a` (lower triangle read), through Cholesky.
+pub fn logdet_spd(a: ArrayView2<f64>) -> Result<f64, DenseError> {
+    Ok(Cholesky::new(a)?.logdet())
+}
+
+/// LU factorization with partial (row) pivoting, `p a = l u` (faer, sequential): `l` unit lower
+/// triangular, `u` upper triangular, `p` the row permutation with `(p a)[i, :] = a[perm[i], :]`.
+#[derive(Clone, Debug)]
+pub struct Lu {
+    /// `l` below the diagonal (unit diagonal implied) and `u` on and above it.
+    lu: Mat<f64>,
+    /// Row `i` of `p a` is row `perm[i]` of `a`.
+    perm: Vec<usize>,
+}
+
+impl Lu {
+    /// Factor `a` without a singularity check (for [`slogdet`]).
+    fn factor(a: ArrayView2<f64>) -> Lu {
+        use faer::linalg::lu::partial_pivoting::factor;
+        let n = square(&a, "lu");
+        let mut lu = to_faer(a);
+        let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
+        let req = factor::lu_in_place_scratch::<usize, f64>(n, n, FACTOR_PAR, Default::default());
+        factor::lu_in_place(
+            lu.as_mut(),
+            &mut perm,
+            &mut perm_inv,
+            FACTOR_PAR,
+            MemStack::new(&mut stack(req)),
+            Default::default(),
+        );
+        zero_upper();
+        Lu { lu, perm }
+    }
+
+    /// The first pivot with `|u_ii| <= tol` (or not finite), as an error.
+    fn check(self, op: &'static str, tol: f64) -> Result<Lu, DenseError> {
+        let n = self.dim();
+        match (0..n).find(|&i| !(self.lu[(i, i)].abs() > tol && self.lu[(i, i)].is_finite())) {
+            Some(pivot) => Err(DenseError::Singular { op, n, pivot, value: self.lu[(pivot, pivot)], tol }),
+            None => Ok(self),
+        }
+    }
+
+    /// Factor `a`. Errors with [`DenseError::Singular`] when a pivot `|u_ii|` is at most
+    /// `n ε max_ij |a_ij|` (the rounding level of the elimination): `a` is singular to working
+    /// precision.
+    pub fn new(a: ArrayView2<f64>) -> Result<Self, DenseError> {
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        Self::factor(a).check("lu", a.nrows() as f64 * f64::EPSILON * scale)
+    }
+
+    /// Size of the factored matrix.
+    pub fn dim(&self) -> usize {
+        self.lu.nrows()
+    }
+
+    /// The unit lower triangular factor `l`.
+    pub fn l(&self) -> Array2<f64> {
+        let n = self.dim();
+        Array2::from_shape_fn((n, n), |(i, j)| match i.cmp(&j) {
+            std::cmp::Ordering::Greater => self.lu[(i, j)],
+            std::cmp::Ordering::Equal => 1.0,
+            std::cmp::Ordering::Less => 0.0,
+        })
+    }
+
+    /// The upper triangular factor `u`.
+    pub fn u(&self) -> Array2<f64> {
+        let n = self.dim();
+        Array2::from_shape_fn((n, n), |(i, j)| if j >= i { self.lu[(i, j)] } else { 0.0 })
+    }
+
+    /// The row permutation: row `i` of `p a` is row `perm()[i]` of `a`.
+    pub fn perm(&self) -> &[usize] {
+        &self.perm
+    }
+
+    /// `a⁻¹ b` for a matrix of right-hand sides (`n x k`).
+    pub fn solve_mat(&self, b: ArrayView2<f64>) -> Array2<f64> {
+        use faer::linalg::triangular_solve as ts;
+        assert_eq!(b.nrows(), self.dim(), "lu solve: right-hand side has the wrong number of rows");
+        let mut x = Mat::from_fn(b.nrows(), b.ncols(), |i, j| b[[self.perm[i], j]]);
+        ts::solve_unit_lower_triangular_in_place(self.lu.as_ref(), x.as_mut(), FACTOR_PAR);
+        ts::solve_upper_triangular_in_place(self.lu.as_ref(), x.as_mut(), FACTOR_PAR);
+        zero_upper();
+        from_faer(x.as_ref())
+    }
+
+    /// `a⁻¹ b`.
+    pub fn solve(&self, b: ArrayView1<f64>) -> Array1<f64> {
+        uncol(self.solve_mat(col(b)))
+    }
+
+    /// `a⁻¹`.
+    pub fn inverse(&self) -> Array2<f64> {
+        self.solve_mat(Array2::eye(self.dim()).view())
+    }
+
+    /// `(sign, ln |det a|)`: the sign of the permutation times those of the pivots, and
+    /// `Σ ln |u_ii|`; `(0, -inf)` when a pivot is exactly zero.
+    pub fn slogdet(&self) -> (f64, f64) {
+        let n = self.dim();
+        // Parity of the permutation from its cycles: a k-cycle is k - 1 transpositions.
+        let mut seen = vec![false; n];
+        let mut sign = 1.0;
+        for s in 0..n {
+            let mut len = 0;
+            let mut i = s;
+            while !seen[i] {
+                seen[i] = true;
+                i = self.perm[i];
+                len += 1;
+            }
+            if len > 0 && len % 2 == 0 {
+                sign = -sign;
+            }
+        }
+        let mut logabs = 0.0;
+        for i in 0..n {
+            let u = self.lu[(i, i)];
+            if u == 0.0 {
+                return (0.0, f64::NEG_INFINITY);
+            }
+            sign *= u.signum();
+            logabs += u.abs().ln();
+        }
+        (sign, logabs)
+    }
+}
+
+/// [`Lu::new`].
+pub fn lu(a: ArrayView2<f64>) -> Result<Lu, DenseError> {
+    Lu::new(a)
+}
+
+/// `a⁻¹ b` for a square `a`, through LU with partial pivoting (errors when `a` is singular to
+/// working precision, see [`Lu::new`]).
+pub fn solve(a: ArrayView2<f64>, b: ArrayView1<f64>) -> Result<Array1<f64>, DenseError> {
+    Ok(Lu::new(a)?.solve(b))
+}
+
+/// `a⁻¹` through LU with partial pivoting (errors as [`Lu::new`]).
+pub fn inv(a: ArrayView2<f64>) -> Result<Array2<f64>, DenseError> {
+    Ok(Lu::new(a)?.inverse())
+}
+
+/// `(sign, ln |det a|)` of a square matrix through LU with partial pivoting (numpy's `slogdet`):
+/// `(0, -inf)` when a pivot is exactly zero, never an error.
+pub fn slogdet(a: ArrayView2<f64>) -> (f64, f64) {
+    Lu::factor(a).slogdet()
+}
+
+/// Which triangle of a matrix a triangular solve reads (the other one is ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Triangle {
+    /// On and below the diagonal.
+    Lower,
+    /// On and above the diagonal.
+    Upper,
+}
+
+/// `t⁻¹ b` for a triangular `t` (`n x n`, only the `which` triangle read; with `unit_diagonal`
+/// the diagonal is taken as ones and not read) and right-hand sides `b` (`n x k`; a vector is
+/// `b.insert_axis(Axis(1))`). Errors with [`DenseError::Singular`] on an exactly zero or
+/// non-finite diagonal entry (not checked with `unit_diagonal`).
+pub fn solve_triangular(
+    t: ArrayView2<f64>,
+    b: ArrayView2<f64>,
+    which: Triangle,
+    unit_diagonal: bool,
+) -> Result<Array2<f64>, DenseError> {
+    use faer::linalg::triangular_solve as ts;
+    let n = square(&t, "solve_triangular");
+    assert_eq!(b.nrows(), n, "solve_triangular: right-hand side has the wrong number of rows");
+    if !unit_diagonal && let Some(pivot) = (0..n).find(|&i| !(t[[i, i]] != 0.0 && t[[i, i]].is_finite())) {
+        return Err(DenseError::Singular { op: "solve_triangular", n, pivot, value: t[[pivot, pivot]], tol: 0.0 });
+    }
+    let (tf, mut x) = (faer_ref(&t), to_faer(b));
+    match (which, unit_diagonal) {
+        (Triangle::Lower, false) => ts::solve_lower_triangular_in_place(tf, x.as_mut(), FACTOR_PAR),
+        (Triangle::Lower, true) => ts::solve_unit_lower_triangular_in_place(tf, x.as_mut(), FACTOR_PAR),
+        (Triangle::Upper, false) => ts::solve_upper_triangular_in_place(tf, x.as_mut(), FACTOR_PAR),
+        (Triangle::Upper, true) => ts::solve_unit_upper_triangular_in_place(tf, x.as_mut(), FACTOR_PAR),
+    }
+    zero_upper();
+    Ok(from_faer(x.as_ref()))
+}
+
+/// Moore-Penrose pseudo-inverse (`n x m` for an `m x n` `a`) through the thin SVD
+/// `a = u s vᵀ`: `v s⁺ uᵀ`, inverting the singular values above `rcond * s_max` and zeroing the
+/// others. `rcond = None` takes `max(m, n) ε` (numpy's and MATLAB's default).
+pub fn pinv(a: ArrayView2<f64>, rcond: Option<f64>) -> Array2<f64> {
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.dim();
+    let k = m.min(n);
+    if k == 0 {
+        return Array2::zeros((n, m));
+    }
+    let (mut s, mut u, mut v) = (Diag::<f64>::zeros(k), Mat::<f64>::zeros(m, k), Mat::<f64>::zeros(n, k));
+    let thin = ComputeSvdVectors::Thin;
+    let req = svd::svd_scratch::<f64>(m, n, thin, thin, FACTOR_PAR, Default::default());
+    svd::svd(
+        to_faer(a).as_ref(),
+        s.as_mut(),
+        Some(u.as_mut()),
+        Some(v.as_mut()),
+        FACTOR_PAR,
+        MemStack::new(&mut stack(req)),
+        Default::default(),
+    )
+    .expect("svd converged");
+    zero_upper();
+    let smax = (0..k).fold(0.0f64, |x, i| x.max(s[i]));
+    let cut = rcond.unwrap_or(m.max(n) as f64 * f64::EPSILON) * smax;
+    // v s⁺: scale the kept columns of v, zero the others.
+    let vs = Array2::from_shape_fn((n, k), |(i, j)| if s[j] > cut { v[(i, j)] / s[j] } else { 0.0 });
+    let ut = Array2::from_shape_fn((k, m), |(i, j)| u[(j, i)]);
+    gemm_new(&vs.view(), &ut.view())
+}
+
+/// The core of [`woodbury`] and [`woodbury_solve`]: given `y = a⁻¹ u` (`n x k`) and `z = a⁻¹ b`,
+/// `(a + u c vᵀ)⁻¹ b = z - y c K⁻¹ vᵀ z` with the capacitance `K = I + vᵀ y c` (`k x k`; no
+/// inverse of `c` needed, so `c` may be singular). Singular when a pivot of `K`'s LU is at most
+/// `8 k ε (1 + max |vᵀ y c|)` (the rounding level of forming `K`).
+fn woodbury_core(
+    op: &'static str,
+    y: ArrayView2<f64>,
+    z: ArrayView2<f64>,
+    c: ArrayView2<f64>,
+    v: ArrayView2<f64>,
+) -> Result<Array2<f64>, DenseError> {
+    let k = y.ncols();
+    assert!(c.dim() == (k, k) && v.ncols() == k && v.nrows() == y.nrows(), "{op}: u, c, v shapes do not match");
+    let vyc = gemm_new(&gemm_new(&v.t(), &y).view(), &c);
+    let scale = vyc.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let cap = vyc + Array2::<f64>::eye(k);
+    let cap = Lu::factor(cap.view()).check(op, 8.0 * k as f64 * f64::EPSILON * (1.0 + scale))?;
+    let w = cap.solve_mat(gemm_new(&v.t(), &z).view()); // K⁻¹ vᵀ z
+    let yc = gemm_new(&y, &c);
+    Ok(&z - &gemm_new(&yc.view(), &w.view()))
+}
+
+/// Woodbury identity: `(a + u c vᵀ)⁻¹` from `a⁻¹` (`n x n`), `u`, `v` (`n x k`) and `c`
+/// (`k x k`), in `O(n² k)`. Errors with [`DenseError::Singular`] (op `"woodbury"`) when the
+/// updated matrix is singular to working precision (see `woodbury_core` in the source).
+pub fn woodbury(
+    a_inv: ArrayView2<f64>,
+    u: ArrayView2<f64>,
+    c: ArrayView2<f64>,
+    v: ArrayView2<f64>,
+) -> Result<Array2<f64>, DenseError> {
+    square(&a_inv, "woodbury");
+    let y = gemm_new(&a_inv, &u);
+    woodbury_core("woodbury", y.view(), a_inv, c, v)
+}
+
+/// Woodbury identity as a solve: `(a + u c vᵀ)⁻¹ b` (`b` is `n x m`) given only a solver
+/// `solve_a(x) = a⁻¹ x` for `a` (say [`Cholesky::solve_mat`] or a diagonal), called twice.
+/// Errors as [`woodbury`].
+pub fn woodbury_solve(
+    solve_a: impl Fn(ArrayView2<f64>) -> Array2<f64>,
+    u: ArrayView2<f64>,
+    c: ArrayView2<f64>,
+    v: ArrayView2<f64>,
+    b: ArrayView2<f64>,
+) -> Result<Array2<f64>, DenseError> {
+    let (y, z) = (solve_a(u), solve_a(b));
+    woodbury_core("woodbury", y.view(), z.view(), c, v)
+}
+
+/// Sherman-Morrison: `(a + u vᵀ)⁻¹ = a⁻¹ - a⁻¹ u vᵀ a⁻¹ / (1 + vᵀ a⁻¹ u)` from `a⁻¹`, in
+/// `O(n²)`. Errors with [`DenseError::Singular`] (op `"sherman_morrison"`) when the denominator
+/// is at the rounding level of `1 + |vᵀ a⁻¹ u|` (the updated matrix is singular).
+pub fn sherman_morrison(
+    a_inv: ArrayView2<f64>,
+    u: ArrayView1<f64>,
+    v: ArrayView1<f64>,
+) -> Result<Array2<f64>, DenseError> {
+    square(&a_inv, "sherman_morrison");
+    let y = a_inv.dot(&u).insert_axis(Axis(1));
+    woodbury_core("sherman_morrison", y.view(), a_inv, Array2::eye(1).view(), col(v))
+}
+
+/// Sherman-Morrison as a solve: `(a + u vᵀ)⁻¹ b` given a solver `solve_a(x) = a⁻¹ x` for `a`,
+/// called twice. Errors as [`sherman_morrison`].
+pub fn sherman_morrison_solve(
+    solve_a: impl Fn(ArrayView1<f64>) -> Array1<f64>,
+    u: ArrayView1<f64>,
+    v: ArrayView1<f64>,
+    b: ArrayView1<f64>,
+) -> Result<Array1<f64>, DenseError> {
+    let (y, z) = (solve_a(u), solve_a(b));
+    let x = woodbury_core("sherman_morrison", col(y.view()), col(z.view()), Array2::eye(1).view(), col(v))?;
+    Ok(uncol(x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +827,234 @@ mod tests {
             proptest::prop_assert!(err(&fresh, &av.dot(&bv)) < 1e-12 * (k as f64 + 1.0));
             proptest::prop_assert!(!is_sequential());
         }
+    }
+}
+
+#[cfg(test)]
+mod factor_tests {
+    use super::*;
+    use crate::rng::{Seed, gaussian_mat, gaussian_vec};
+    use proptest::prelude::*;
+
+    fn max_abs(a: &Array2<f64>) -> f64 {
+        a.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+    }
+
+    /// A random symmetric positive-definite `n x n` matrix `g gᵀ + 0.1 I`.
+    fn spd(seed: u64, n: usize) -> Array2<f64> {
+        let g = gaussian_mat(&mut Seed(seed).rng(), n, n, 1.0);
+        g.dot(&g.t()) + 0.1 * Array2::<f64>::eye(n)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+
+        /// `l lᵀ = a` with `l` lower triangular, `a a⁻¹ = I`, solves and `ln det` against the
+        /// sum of the log-eigenvalues; the upper triangle of the input is never read.
+        #[test]
+        fn cholesky_identities(n in 1usize..30, seed in 0u64..1000) {
+            let a = spd(seed, n);
+            let ch = cholesky(a.view()).unwrap();
+            let l = ch.l();
+            prop_assert!(max_abs(&(l.dot(&l.t()) - &a)) < 1e-12 * max_abs(&a));
+            prop_assert!((0..n).all(|i| (i + 1..n).all(|j| l[[i, j]] == 0.0) && l[[i, i]] > 0.0));
+            prop_assert!(max_abs(&(a.dot(&ch.inverse()) - Array2::<f64>::eye(n))) < 1e-8);
+            let b = gaussian_vec(&mut Seed(seed + 1).rng(), n, 1.0);
+            let x = solve_spd(a.view(), b.view()).unwrap();
+            prop_assert!((a.dot(&x) - &b).iter().all(|r| r.abs() < 1e-8));
+            let eig_logdet: f64 = eigvalsh(&a).iter().map(|w| w.ln()).sum();
+            prop_assert!((ch.logdet() - eig_logdet).abs() < 1e-9 * (1.0 + eig_logdet.abs()));
+            prop_assert!((logdet_spd(a.view()).unwrap() - ch.logdet()).abs() < 1e-12 * (1.0 + eig_logdet.abs()));
+            let mut garbage = a.clone();
+            for i in 0..n { for j in i + 1..n { garbage[[i, j]] = f64::NAN; } }
+            prop_assert_eq!(cholesky(garbage.view()).unwrap().l(), l);
+        }
+
+        /// `p a = l u`, `a a⁻¹ = a⁻¹ a = I`, solves, and `slogdet` against the closed form of a
+        /// row-permuted triangular matrix and against `ln det(aᵀ a) = 2 ln |det a|`.
+        #[test]
+        fn lu_identities(n in 1usize..30, seed in 0u64..1000) {
+            let mut rng = Seed(seed).rng();
+            let a = gaussian_mat(&mut rng, n, n, 1.0);
+            let f = lu(a.view()).unwrap();
+            let (l, u, p) = (f.l(), f.u(), f.perm().to_vec());
+            let pa = Array2::from_shape_fn((n, n), |(i, j)| a[[p[i], j]]);
+            prop_assert!(max_abs(&(l.dot(&u) - &pa)) < 1e-12 * n as f64 * max_abs(&a));
+            prop_assert!(l.iter().all(|v| v.abs() <= 1.0)); // partial pivoting bounds the multipliers
+            let ai = inv(a.view()).unwrap();
+            prop_assert!(max_abs(&(a.dot(&ai) - Array2::<f64>::eye(n))) < 1e-8);
+            prop_assert!(max_abs(&(ai.dot(&a) - Array2::<f64>::eye(n))) < 1e-8);
+            let b = gaussian_vec(&mut rng, n, 1.0);
+            let x = solve(a.view(), b.view()).unwrap();
+            prop_assert!((a.dot(&x) - &b).iter().all(|r| r.abs() < 1e-8));
+            let (sign, logabs) = slogdet(a.view());
+            prop_assert!(sign.abs() == 1.0);
+            let ata = a.t().dot(&a);
+            prop_assert!((2.0 * logabs - logdet_spd(ata.view()).unwrap()).abs() < 1e-6 * (1.0 + logabs.abs()));
+            // det(rows of t permuted by σ) = sgn(σ) Π t_ii.
+            let t = Array2::from_shape_fn((n, n), |(i, j)| if j >= i { a[[i, j]] } else { 0.0 });
+            let sigma = crate::rng::permutation(&mut rng, n);
+            let pt = Array2::from_shape_fn((n, n), |(i, j)| t[[sigma[i], j]]);
+            let mut inversions = 0;
+            for i in 0..n { for j in i + 1..n { inversions += usize::from(sigma[i] > sigma[j]); } }
+            let want_sign = if inversions % 2 == 0 { 1.0 } else { -1.0 } * (0..n).map(|i| t[[i, i]].signum()).product::<f64>();
+            let want_log: f64 = (0..n).map(|i| t[[i, i]].abs().ln()).sum();
+            let (s, la) = slogdet(pt.view());
+            prop_assert_eq!(s, want_sign);
+            prop_assert!((la - want_log).abs() < 1e-12 * (1.0 + want_log.abs()));
+        }
+
+        /// Lower/upper, with and without unit diagonal: `t x = b` with the other triangle (and,
+        /// for a unit diagonal, the diagonal) filled with NaN, which must not be read.
+        #[test]
+        fn triangular_solves(n in 1usize..25, k in 1usize..4, seed in 0u64..1000) {
+            let mut rng = Seed(seed).rng();
+            let g = gaussian_mat(&mut rng, n, n, 1.0);
+            let b = gaussian_mat(&mut rng, n, k, 1.0);
+            for which in [Triangle::Lower, Triangle::Upper] {
+                for unit in [false, true] {
+                    let keep = |i: usize, j: usize| match which { Triangle::Lower => i >= j, Triangle::Upper => i <= j };
+                    // Diagonally dominant, so the solve is well conditioned.
+                    let t = Array2::from_shape_fn((n, n), |(i, j)| {
+                        if i == j { if unit { 1.0 } else { n as f64 + g[[i, j]] } } else if keep(i, j) { g[[i, j]] } else { 0.0 }
+                    });
+                    let mut dirty = t.clone();
+                    for ((i, j), v) in dirty.indexed_iter_mut() {
+                        if !keep(i, j) || (unit && i == j) { *v = f64::NAN; }
+                    }
+                    let x = solve_triangular(dirty.view(), b.view(), which, unit).unwrap();
+                    prop_assert!(max_abs(&(t.dot(&x) - &b)) < 1e-10 * n as f64);
+                }
+            }
+        }
+
+        /// The four Penrose conditions for random `m x n` matrices of rank `r`, and `pinv = inv`
+        /// for an invertible one.
+        #[test]
+        fn pinv_penrose(m in 1usize..12, n in 1usize..12, r in 0usize..12, seed in 0u64..1000) {
+            let r = r.min(m).min(n);
+            let mut rng = Seed(seed).rng();
+            let a = gaussian_mat(&mut rng, m, r, 1.0).dot(&gaussian_mat(&mut rng, r, n, 1.0));
+            let p = pinv(a.view(), None);
+            prop_assert_eq!(p.dim(), (n, m));
+            let tol = 1e-9 * (1.0 + max_abs(&a)) * (1.0 + max_abs(&p));
+            prop_assert!(max_abs(&(a.dot(&p).dot(&a) - &a)) < tol);
+            prop_assert!(max_abs(&(p.dot(&a).dot(&p) - &p)) < tol * (1.0 + max_abs(&p)));
+            let (ap, pa) = (a.dot(&p), p.dot(&a));
+            prop_assert!(max_abs(&(&ap - &ap.t())) < tol && max_abs(&(&pa - &pa.t())) < tol);
+            if m == n && r == n {
+                let ai = inv(a.view()).unwrap();
+                prop_assert!(max_abs(&(&p - &ai)) < 1e-6 * (1.0 + max_abs(&ai)));
+            }
+        }
+
+        /// Woodbury (rank k) and Sherman-Morrison (rank one), as inverses and as solves through a
+        /// Cholesky of `a`, against the dense inverse of the updated matrix.
+        #[test]
+        fn woodbury_matches_dense_inverse(n in 1usize..20, k in 1usize..5, seed in 0u64..1000) {
+            let a = spd(seed, n);
+            let mut rng = Seed(seed + 7).rng();
+            let (u, v) = (gaussian_mat(&mut rng, n, k, 0.5), gaussian_mat(&mut rng, n, k, 0.5));
+            let c = gaussian_mat(&mut rng, k, k, 1.0) + 3.0 * Array2::<f64>::eye(k);
+            let b = gaussian_mat(&mut rng, n, 2, 1.0);
+            let ch = cholesky(a.view()).unwrap();
+            let a_inv = ch.inverse();
+            let upd = &a + &u.dot(&c).dot(&v.t());
+            let want = inv(upd.view()).unwrap();
+            let rel = |x: &Array2<f64>, y: &Array2<f64>| max_abs(&(x - y)) / (1.0 + max_abs(y));
+            prop_assert!(rel(&woodbury(a_inv.view(), u.view(), c.view(), v.view()).unwrap(), &want) < 1e-7);
+            let x = woodbury_solve(|r| ch.solve_mat(r), u.view(), c.view(), v.view(), b.view()).unwrap();
+            prop_assert!(rel(&x, &want.dot(&b)) < 1e-7);
+            let (u1, v1) = (u.column(0), v.column(0));
+            let upd1 = &a + &u1.insert_axis(Axis(1)).dot(&v1.insert_axis(Axis(0)));
+            let want1 = inv(upd1.view()).unwrap();
+            prop_assert!(rel(&sherman_morrison(a_inv.view(), u1, v1).unwrap(), &want1) < 1e-7);
+            let x1 = sherman_morrison_solve(|r| ch.solve(r), u1, v1, b.column(0)).unwrap();
+            prop_assert!((&x1 - &want1.dot(&b.column(0))).iter().all(|e| e.abs() < 1e-7 * (1.0 + max_abs(&want1))));
+        }
+    }
+
+    #[test]
+    fn cholesky_names_the_failing_pivot() {
+        let a = Array2::from_diag(&ndarray::array![1.0, 2.0, -1.0, 3.0]);
+        let err = cholesky(a.view()).unwrap_err();
+        assert_eq!(err, DenseError::NotPositiveDefinite { n: 4, pivot: 2 });
+        let msg = err.to_string();
+        assert!(msg.contains("4 x 4") && msg.contains("pivot 2") && msg.contains("not positive definite"), "{msg}");
+        // Indefinite with a positive diagonal, positive semi-definite, zero, NaN.
+        let cases = [
+            (ndarray::array![[1.0, 2.0], [2.0, 1.0]], 1),
+            (ndarray::array![[1.0, 1.0], [1.0, 1.0]], 1),
+            (Array2::zeros((3, 3)), 0),
+            (ndarray::array![[1.0, 0.0], [0.0, f64::NAN]], 1),
+        ];
+        for (a, pivot) in cases {
+            assert_eq!(cholesky(a.view()).unwrap_err(), DenseError::NotPositiveDefinite { n: a.nrows(), pivot }, "{a}");
+        }
+        assert!(logdet_spd(ndarray::array![[-1.0]].view()).is_err());
+        assert_eq!(cholesky(Array2::zeros((0, 0)).view()).unwrap().logdet(), 0.0);
+    }
+
+    #[test]
+    fn singular_matrices_are_errors() {
+        let a = ndarray::array![[1.0, 2.0], [2.0, 4.0]];
+        let err = lu(a.view()).unwrap_err();
+        assert!(matches!(err, DenseError::Singular { op: "lu", n: 2, pivot: 1, .. }), "{err:?}");
+        assert!(err.to_string().contains("singular"), "{err}");
+        assert_eq!(slogdet(a.view()), (0.0, f64::NEG_INFINITY));
+        assert!(solve(a.view(), ndarray::array![1.0, 1.0].view()).is_err());
+        // Rank n - 1 with rounding in the elimination: caught by the tolerance.
+        let mut rng = Seed(3).rng();
+        let x = gaussian_mat(&mut rng, 8, 7, 1.0).dot(&gaussian_mat(&mut rng, 7, 8, 1.0));
+        assert!(matches!(inv(x.view()), Err(DenseError::Singular { op: "lu", n: 8, .. })));
+        assert!(lu(Array2::zeros((3, 3)).view()).is_err());
+        assert!(matches!(
+            solve_triangular(
+                ndarray::array![[1.0, 0.0], [1.0, 0.0]].view(),
+                Array2::ones((2, 1)).view(),
+                Triangle::Lower,
+                false
+            ),
+            Err(DenseError::Singular { op: "solve_triangular", pivot: 1, .. })
+        ));
+        // A unit diagonal is not read, so a zero there is fine.
+        let x = solve_triangular(
+            ndarray::array![[0.0, 0.0], [1.0, 0.0]].view(),
+            Array2::ones((2, 1)).view(),
+            Triangle::Lower,
+            true,
+        );
+        assert_eq!(x.unwrap(), ndarray::array![[1.0], [0.0]]);
+        // I + u vᵀ with vᵀ u = -1 is singular: the updates say so.
+        let (u, v) = (ndarray::array![1.0, 0.0, 0.0], ndarray::array![-1.0, 0.0, 0.0]);
+        let eye = Array2::<f64>::eye(3);
+        assert!(matches!(
+            sherman_morrison(eye.view(), u.view(), v.view()),
+            Err(DenseError::Singular { op: "sherman_morrison", .. })
+        ));
+        let uu = u.view().insert_axis(Axis(1));
+        let vv = v.view().insert_axis(Axis(1));
+        assert!(matches!(
+            woodbury(eye.view(), uu, Array2::eye(1).view(), vv),
+            Err(DenseError::Singular { op: "woodbury", .. })
+        ));
+        // A singular c is fine (no inverse of c is formed): c = 0 leaves a⁻¹ unchanged.
+        let w = woodbury(eye.view(), uu, Array2::zeros((1, 1)).view(), vv).unwrap();
+        assert_eq!(w, eye);
+    }
+
+    #[test]
+    fn pinv_closed_forms() {
+        // Rank one: pinv(x yᵀ) = y xᵀ / (|x|² |y|²).
+        let (x, y) = (ndarray::array![1.0, 2.0, 2.0], ndarray::array![3.0, 4.0]);
+        let a = x.view().insert_axis(Axis(1)).dot(&y.view().insert_axis(Axis(0)));
+        let want = y.view().insert_axis(Axis(1)).dot(&x.view().insert_axis(Axis(0))) / (9.0 * 25.0);
+        assert!(max_abs(&(pinv(a.view(), None) - &want)) < 1e-15);
+        // The cut-off: diag(1, 1e-12) with rcond 1e-10 drops the second value.
+        let d = Array2::from_diag(&ndarray::array![1.0, 1e-12]);
+        assert_eq!(pinv(d.view(), Some(1e-10)), Array2::from_diag(&ndarray::array![1.0, 0.0]));
+        assert!((pinv(d.view(), None)[[1, 1]] - 1e12).abs() < 1e-3);
+        assert_eq!(pinv(Array2::zeros((2, 3)).view(), None), Array2::<f64>::zeros((3, 2)));
+        assert_eq!(pinv(Array2::zeros((0, 3)).view(), None).dim(), (3, 0));
     }
 }

@@ -225,10 +225,170 @@ impl Loss {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scalar and vector building blocks, stable for any finite input.
+
+/// The logistic sigmoid `σ(x) = 1 / (1 + e^{-x})`, computed from `e^{-|x|}` so that it never
+/// overflows and keeps full relative accuracy in both tails (`σ(-800) = e^{-800}`'s underflow
+/// to 0 is the only rounding).
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `softplus(x) = ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|})`, stable for any `x`.
+pub fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Binary cross-entropy of a logit `z` for a target `y` in [0, 1]:
+/// `ℓ = -y ln σ(z) - (1 - y) ln(1 - σ(z)) = softplus(z) - y z`, computed as
+/// `(max(z, 0) - y z) + ln(1 + e^{-|z|})`: finite for logits of any size (where `ln σ(z)` would
+/// round to `ln 0`), and for a confident right answer (`z = 50, y = 1`) the tiny loss `e^{-50}`
+/// is kept instead of cancelling to 0.
+pub fn bce_with_logits(z: f64, y: f64) -> f64 {
+    (z.max(0.0) - y * z) + (-z.abs()).exp().ln_1p()
+}
+
+/// `dℓ/dz = σ(z) - y` of [`bce_with_logits`] (its second derivative is `σ(z) (1 - σ(z))`).
+pub fn bce_with_logits_grad(z: f64, y: f64) -> f64 {
+    sigmoid(z) - y
+}
+
+/// `lse(x) = ln Σ_i e^{x_i}`, shifted by the max (exact for logits of 1e300 or -1e300):
+/// `-inf` for an empty vector or all entries `-inf`, `+inf` if one is `+inf`, NaN if one is NaN.
+pub fn logsumexp(x: ArrayView1<f64>) -> f64 {
+    let m = max_of(x);
+    if x.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    if m.is_infinite() {
+        return m;
+    }
+    m + x.iter().map(|&v| (v - m).exp()).sum::<f64>().ln()
+}
+
+/// `softmax(x) = ∇ lse(x)`, `p_i = e^{x_i - lse(x)}` (max-shifted; finite inputs).
+pub fn softmax(x: ArrayView1<f64>) -> Array1<f64> {
+    let m = max_of(x);
+    let mut p = x.mapv(|v| (v - m).exp());
+    let z = p.sum();
+    p /= z;
+    p
+}
+
+/// The exact Hessian of [`logsumexp`], `∇² lse(x) = diag(p) - p pᵀ` with `p = softmax(x)`
+/// (symmetric positive semi-definite, with the ones vector in its kernel).
+pub fn logsumexp_hessian(x: ArrayView1<f64>) -> Array2<f64> {
+    let p = softmax(x);
+    let n = p.len();
+    Array2::from_shape_fn((n, n), |(i, j)| if i == j { p[i] - p[i] * p[i] } else { -p[i] * p[j] })
+}
+
+/// `∇² lse(x) v = p ⊙ (v - pᵀv)` in `O(n)`, without forming the Hessian.
+pub fn logsumexp_hvp(x: ArrayView1<f64>, v: ArrayView1<f64>) -> Array1<f64> {
+    assert_eq!(x.len(), v.len(), "logsumexp_hvp: x and v differ in length");
+    let p = softmax(x);
+    let pv = p.dot(&v);
+    Zip::from(&p).and(v).map_collect(|&pi, &vi| pi * (vi - pv))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+    use proptest::prelude::*;
+
+    /// Central difference of a scalar function.
+    fn fd(f: impl Fn(f64) -> f64, x: f64, h: f64) -> f64 {
+        (f(x + h) - f(x - h)) / (2.0 * h)
+    }
+
+    #[test]
+    fn sigmoid_and_bce_closed_forms() {
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!((sigmoid(2.0) - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-16);
+        // Tails: full relative accuracy, no overflow, symmetry σ(-x) = 1 - σ(x).
+        assert!((sigmoid(-700.0) / (-700.0f64).exp() - 1.0).abs() < 1e-14);
+        assert_eq!((sigmoid(800.0), sigmoid(-800.0), sigmoid(-1e308)), (1.0, 0.0, 0.0));
+        for x in [-30.0, -3.0, -0.1, 0.7, 12.0] {
+            assert!((sigmoid(-x) - (1.0 - sigmoid(x))).abs() < 1e-15);
+            assert!((softplus(x) - (1.0 + f64::exp(x)).ln()).abs() < 1e-14 * (1.0 + x.abs()));
+        }
+        // BCE: the naive form where it is accurate; the asymptotes where it is not.
+        for (z, y) in [(0.3, 1.0), (-1.2, 0.0), (2.0, 0.25)] {
+            let s = sigmoid(z);
+            let naive = -y * s.ln() - (1.0 - y) * (1.0 - s).ln();
+            assert!((bce_with_logits(z, y) - naive).abs() < 1e-14);
+        }
+        assert!((bce_with_logits(0.0, 1.0) - std::f64::consts::LN_2).abs() < 1e-16);
+        assert_eq!(bce_with_logits(1e4, 0.0), 1e4); // ln(1 - σ(1e4)) = ln 0 naively
+        assert_eq!(bce_with_logits(-1e4, 1.0), 1e4);
+        assert!((bce_with_logits(50.0, 1.0) / (-50.0f64).exp() - 1.0).abs() < 1e-14);
+        assert!((bce_with_logits(-50.0, 0.0) / (-50.0f64).exp() - 1.0).abs() < 1e-14);
+        assert_eq!(bce_with_logits_grad(1e4, 1.0), 0.0);
+        assert_eq!(bce_with_logits_grad(-1e4, 1.0), -1.0);
+    }
+
+    #[test]
+    fn logsumexp_closed_forms() {
+        assert!((logsumexp(array![1.0, 2.0, 3.0].view()) - (1f64.exp() + 2f64.exp() + 3f64.exp()).ln()).abs() < 1e-15);
+        assert_eq!(logsumexp(array![1e300, 1e300].view()), 1e300 + std::f64::consts::LN_2);
+        assert_eq!(logsumexp(Array1::<f64>::zeros(4).view()), 4f64.ln());
+        assert_eq!(logsumexp(Array1::<f64>::zeros(0).view()), f64::NEG_INFINITY);
+        assert_eq!(logsumexp(array![f64::NEG_INFINITY, 2.0].view()), 2.0);
+        assert_eq!(logsumexp(array![f64::NEG_INFINITY, f64::NEG_INFINITY].view()), f64::NEG_INFINITY);
+        assert_eq!(logsumexp(array![f64::INFINITY, 2.0].view()), f64::INFINITY);
+        assert!(logsumexp(array![f64::NAN, 2.0].view()).is_nan());
+        let p = softmax(array![1e4, 1e4, -1e4].view());
+        assert_eq!(p, array![0.5, 0.5, 0.0]);
+        // The Hessian of lse at equal logits: (I - 11ᵀ/n)/n.
+        let h = logsumexp_hessian(array![3.0, 3.0].view());
+        assert_eq!(h, array![[0.25, -0.25], [-0.25, 0.25]]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// BCE's gradient and second derivative against central differences.
+        #[test]
+        fn bce_derivatives_match_finite_differences(z in -20.0f64..20.0, y in 0.0f64..1.0) {
+            let g = bce_with_logits_grad(z, y);
+            prop_assert!((g - fd(|t| bce_with_logits(t, y), z, 1e-5)).abs() < 1e-8);
+            let s = sigmoid(z);
+            prop_assert!((s * (1.0 - s) - fd(|t| bce_with_logits_grad(t, y), z, 1e-5)).abs() < 1e-8);
+        }
+
+        /// softmax = ∇lse and diag(p) - ppᵀ = ∇²lse against central differences (shifted far
+        /// from 0, where the unshifted sum would overflow), the HVP against the explicit
+        /// Hessian, and the closed-form properties: Σp = 1, H 1 = 0, H symmetric PSD.
+        #[test]
+        fn logsumexp_derivatives(n in 1usize..8, seed in 0u64..1000, shift in -1e3f64..1e3) {
+            let mut rng = crate::rng::Seed(seed).rng();
+            let x = crate::rng::gaussian_vec(&mut rng, n, 2.0) + shift;
+            let v = crate::rng::gaussian_vec(&mut rng, n, 1.0);
+            let (p, h) = (softmax(x.view()), logsumexp_hessian(x.view()));
+            let h_step = 1e-5;
+            for i in 0..n {
+                let mut e = Array1::zeros(n);
+                e[i] = h_step;
+                let (xp, xm) = (&x + &e, &x - &e);
+                let dl = (logsumexp(xp.view()) - logsumexp(xm.view())) / (2.0 * h_step);
+                prop_assert!((dl - p[i]).abs() < 1e-6 * (1.0 + shift.abs()), "{} vs {}", dl, p[i]);
+                let dp = (softmax(xp.view()) - softmax(xm.view())) / (2.0 * h_step);
+                prop_assert!((&dp - &h.column(i)).iter().all(|d| d.abs() < 5e-8));
+            }
+            prop_assert!((p.sum() - 1.0).abs() < 1e-14);
+            prop_assert!((&logsumexp_hvp(x.view(), v.view()) - &h.dot(&v)).iter().all(|d| d.abs() < 1e-14));
+            prop_assert!(h.dot(&Array1::ones(n)).iter().all(|d| d.abs() < 1e-15));
+            prop_assert!((&h - &h.t()).iter().all(|d| *d == 0.0));
+            prop_assert!(v.dot(&h.dot(&v)) >= -1e-15);
+        }
+    }
 
     #[test]
     fn softmax_ce_is_stable_for_huge_logits() {

@@ -28,7 +28,10 @@ mod tests;
 
 pub use deep_linear::DeepLinear;
 pub use factorized::Factorized;
-pub use loss::Loss;
+pub use loss::{
+    Loss, bce_with_logits, bce_with_logits_grad, logsumexp, logsumexp_hessian, logsumexp_hvp, sigmoid, softmax,
+    softplus,
+};
 pub use lsa::Lsa;
 pub use mlp::{Activation, Mlp};
 

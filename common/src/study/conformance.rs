@@ -36,6 +36,32 @@ pub fn config_contract(study: &dyn DynStudy) {
     assert!(gated >= 2, "{slug}: a study gates at least two claims (declares {gated})");
 }
 
+/// The `--set` pairs that turn a study's quick profile into `cfg`: every leaf of its JSON, with
+/// dotted keys for nested sections (`logistic.batches`).
+pub fn sets_of<C: serde::Serialize>(cfg: &C) -> Vec<(String, String)> {
+    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(m) => m
+                .iter()
+                .for_each(|(k, x)| walk(x, &if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, out)),
+            leaf => out.push((prefix.to_string(), leaf.to_string())),
+        }
+    }
+    let mut out = vec![];
+    walk(&serde_json::to_value(cfg).expect("a config serializes to JSON"), "", &mut out);
+    out
+}
+
+/// Runs `cfg` through the real runner on the CPU into a temporary folder (overrides, validation,
+/// estimate, measure, report, figures, the results.json round trip) and returns its summary;
+/// panics if the run fails. For tests that an accepted extreme setting runs to the end.
+pub fn run_through_the_runner<C: serde::Serialize>(study: &dyn DynStudy, cfg: &C) -> RunSummary {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let opts = RunOpts { out: dir.path().to_path_buf(), jobs: 1, sets: sets_of(cfg), ..RunOpts::default() };
+    let probed = Probed { device: Device::Cpu, note: "cpu (test)".into() };
+    run_study(study, &opts, &probed).unwrap_or_else(|e| panic!("{}: the run failed: {e:#}", study.slug()))
+}
+
 /// Every file under `dir`, relative path → bytes.
 fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();

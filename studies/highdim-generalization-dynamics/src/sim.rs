@@ -414,27 +414,14 @@ mod tests {
         let sp = spec(30, 45, 0.2, 1);
         let seed = Seed(6);
         let r = simulate(&sp, seed).unwrap();
-        // redraw the same data and solve (XᵀX + γI) w = Xᵀy by Gaussian elimination
+        // redraw the same data and solve (XᵀX + γI) w = Xᵀy directly (Cholesky), not through
+        // the eigenbasis the simulation uses
         let d = Data::draw(30, 45, 1.0, 0.2, seed);
         let mut a = d.gram.clone();
         for i in 0..30 {
             a[[i, i]] += 0.2;
         }
-        let mut rhs = d.b.clone();
-        for c in 0..30 {
-            for rr in c + 1..30 {
-                let f = a[[rr, c]] / a[[c, c]];
-                for j in c..30 {
-                    a[[rr, j]] -= f * a[[c, j]];
-                }
-                rhs[rr] -= f * rhs[c];
-            }
-        }
-        let mut w = Array1::zeros(30);
-        for c in (0..30).rev() {
-            let s: f64 = (c + 1..30).map(|j| a[[c, j]] * w[j]).sum();
-            w[c] = (rhs[c] - s) / a[[c, c]];
-        }
+        let w = common::linalg::dense::solve_spd(a.view(), d.b.view()).unwrap();
         let direct = 0.2 + sq((&w - &d.wbar).view()) / 30.0;
         assert!((direct - r.ridge_test).abs() < 1e-10, "{direct} vs {}", r.ridge_test);
     }

@@ -240,29 +240,9 @@ fn accepted_extremes_run_without_panicking() {
     run_through_the_runner(&NtkConvergence, &cfg);
 }
 
-/// `--set` pairs that turn the quick profile into `cfg` (every leaf of its JSON).
-fn sets_of(cfg: &Config) -> Vec<(String, String)> {
-    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<(String, String)>) {
-        match v {
-            serde_json::Value::Object(m) => m
-                .iter()
-                .for_each(|(k, x)| walk(x, &if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, out)),
-            leaf => out.push((prefix.to_string(), leaf.to_string())),
-        }
-    }
-    let mut out = vec![];
-    walk(&serde_json::to_value(cfg).unwrap(), "", &mut out);
-    out
-}
-
-/// Run `cfg` through the real runner (overrides, validation, estimate, measure, report, figures,
-/// results.json round trip): it must finish without a panic.
+/// Run `cfg` through the real runner: it must finish without a panic, with every declared claim.
 fn run_through_the_runner<S: common::DynStudy>(study: &S, cfg: &Config) {
-    use common::study::runner::{RunOpts, run_study};
-    let dir = tempfile::tempdir().unwrap();
-    let opts = RunOpts { out: dir.path().to_path_buf(), jobs: 1, sets: sets_of(cfg), ..RunOpts::default() };
-    let probed = common::device::Probed { device: common::device::Device::Cpu, note: "cpu (test)".into() };
-    let sum = run_study(study, &opts, &probed).unwrap();
+    let sum = common::study::conformance::run_through_the_runner(study, cfg);
     assert_eq!(sum.gated + sum.ungated, CLAIMS.len());
 }
 
