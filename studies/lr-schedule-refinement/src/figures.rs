@@ -324,9 +324,10 @@ pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcom
 pub fn notes(cfg: &Config, r: &Results, out: &mut Outcome) {
     out.note(format!(
         "Bound: the repo's last-iterate bound (spec, Method) with D = {}, each shape scaled by its optimal multiple \
-         (bound(cλ) = A/c + Bc, min 2√(AB)); the numerical optimum is L-BFGS (memory 20, Armijo backtracking) on log λ \
-         from λ_t = D/√T, at most {} iterations. Horizons T = {}.",
+         (bound(cλ) = A/c + Bc, min 2√(AB)); the numerical optimum is common's L-BFGS (memory 20, strong-Wolfe line \
+         search, ‖∇‖_∞ ≤ {}) on log λ from λ_t = D/√T, at most {} iterations. Horizons T = {}.",
         fmt(cfg.distance),
+        fmt(crate::SOLVER_GTOL),
         cfg.opt_iters,
         r.horizons.iter().map(|h| h.t.to_string()).collect::<Vec<_>>().join(", ")
     ));
@@ -349,13 +350,13 @@ pub fn notes(cfg: &Config, r: &Results, out: &mut Outcome) {
          (problem, repetition) shared by every schedule and base LR; base LR 2^k for k in {}; {} repetitions; the best \
          base LR per (problem, schedule) minimizes the mean final training loss (last iterate) over repetitions. The \
          refined schedule of a repetition comes from the minibatch-gradient norms of its best linear-decay run, median \
-         filtered (window {}, reflect padding), closed form on T + 1 norms, normalized to max 1.",
+         filtered (window {}, SciPy's reflect edges), closed form on T + 1 norms, normalized to max 1.",
         r.problems.join(", "),
         fmt(cfg.l2),
         cfg.batch,
         cfg.steps,
         cfg.log2_lrs.iter().map(|v| fmt(*v)).collect::<Vec<_>>().join(", "),
         cfg.seeds,
-        crate::median::recipe_width(cfg.median_sigma, cfg.steps)
+        crate::schedules::recipe_width(cfg.median_sigma, cfg.steps)
     ));
 }

@@ -2,7 +2,8 @@
 //! refinement, the gradient-norm profiles of the bound experiment and the numerical optimum.
 
 use crate::bound;
-use crate::lbfgs;
+use common::optim::{FnObjective, Lbfgs, Stop};
+use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
@@ -145,17 +146,47 @@ impl Profile {
     }
 }
 
-/// The numerical optimum of the bound: L-BFGS on x = log λ from the repo's start λ_t = D/√T.
-pub fn optimum(g2: &[f64], d: f64, opts: lbfgs::Options) -> (Vec<f64>, lbfgs::Report) {
+/// The odd median-filter window 2⌊σn/2⌋ + 1 of the repo's recipe
+/// `median_filter(G, size = 2⌊σn/2⌋ + 1)` (1: no filtering).
+pub fn recipe_width(sigma: f64, n: usize) -> usize {
+    2 * ((sigma * n as f64 / 2.0).floor().max(0.0) as usize) + 1
+}
+
+/// How L-BFGS ended on the numerical optimum.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Solver {
+    /// Iterations (accepted steps).
+    pub iters: usize,
+    /// Objective evaluations (each with its gradient).
+    pub evals: usize,
+    /// The final value.
+    pub f: f64,
+    /// ‖∇f‖_∞ (in log λ) at the end.
+    pub grad_inf: f64,
+    /// True when ‖∇f‖_∞ reached the solver's `gtol`.
+    pub converged: bool,
+}
+
+/// The numerical optimum of the bound: `solver` (common's L-BFGS) on x = log λ from the repo's
+/// start λ_t = D/√T.
+pub fn optimum(g2: &[f64], d: f64, solver: &Lbfgs) -> (Vec<f64>, Solver) {
     let n = g2.len();
-    let mut x = vec![(d / (n as f64).sqrt()).ln(); n];
-    let rep = lbfgs::minimize(&mut x, opts, |x| {
+    let x0 = Array1::from_elem(n, (d / (n as f64).sqrt()).ln());
+    let obj = FnObjective(|x: ArrayView1<f64>| {
         let lam: Vec<f64> = x.iter().map(|v| v.exp()).collect();
         let f = bound::bound(&lam, g2, d);
         let g = bound::gradient(&lam, g2, d);
-        (f, g.iter().zip(&lam).map(|(gi, l)| gi * l).collect())
+        (f, g.iter().zip(&lam).map(|(gi, l)| gi * l).collect::<Array1<f64>>())
     });
-    (x.iter().map(|v| v.exp()).collect(), rep)
+    let m = solver.minimize(obj, x0.view());
+    let report = Solver {
+        iters: m.iters,
+        evals: m.values,
+        f: m.f,
+        grad_inf: m.grad.fold(0.0f64, |a, v| a.max(v.abs())),
+        converged: m.stop == Stop::Converged,
+    };
+    (m.x.iter().map(|v| v.exp()).collect(), report)
 }
 
 /// Index of the largest entry (the first on ties).

@@ -1,8 +1,9 @@
 use super::*;
 use crate::bound::{Parts, bound, bound_direct, gradient, parts, scaled_bound};
-use crate::median::{median_filter, recipe_width};
+use crate::schedules::recipe_width;
 use crate::schedules::{closed_form, refined};
 use common::Profile as RunProfile;
+use common::stats::{Edge, median_filter_with};
 use rand::Rng;
 
 fn random(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
@@ -76,34 +77,13 @@ fn the_closed_form_for_constant_norms_is_linear_decay() {
 }
 
 #[test]
-fn the_median_filter_matches_scipy_reflect_on_known_inputs() {
-    // scipy.ndimage.median_filter(x, size, mode='reflect')
-    assert_eq!(median_filter(&[1.0, 5.0, 2.0, 8.0, 3.0], 3), vec![1.0, 2.0, 5.0, 3.0, 3.0]);
-    assert_eq!(median_filter(&[4.0, 1.0, 9.0, 2.0, 7.0, 3.0, 8.0], 5), vec![4.0, 4.0, 4.0, 3.0, 7.0, 7.0, 7.0]);
-    assert_eq!(median_filter(&[2.0, 1.0], 1), vec![2.0, 1.0]);
-    // A window wider than the signal still reflects.
-    assert_eq!(median_filter(&[3.0, 1.0], 5), vec![1.0, 3.0]);
-    assert_eq!(
-        median_filter(&[5.0, 1.0, 4.0, 2.0, 8.0, 7.0, 3.0, 6.0], 7),
-        vec![4.0, 4.0, 5.0, 4.0, 4.0, 6.0, 6.0, 6.0]
-    );
+fn the_recipe_width_and_the_reflect_filter() {
     assert_eq!(recipe_width(0.1, 2000), 201);
+    assert_eq!(recipe_width(0.1, 50), 5);
     assert_eq!(recipe_width(0.0, 2000), 1);
-    // A lone outlier disappears; a constant stays.
-    let mut x = vec![1.0; 50];
-    x[20] = 100.0;
-    assert!(median_filter(&x, 5).iter().all(|&v| v == 1.0));
-}
-
-#[test]
-fn lbfgs_minimizes_a_rosenbrock_valley() {
-    let mut x = vec![-1.2, 1.0];
-    let rep = lbfgs::minimize(&mut x, lbfgs::Options::default(), |x| {
-        let (a, b) = (x[0], x[1]);
-        let f = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
-        (f, vec![-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)])
-    });
-    assert!(rep.converged && (x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6, "{rep:?} {x:?}");
+    // SciPy's `reflect` (the edge sample repeated), not a shrinking window: the ends change.
+    // scipy.ndimage.median_filter([5, 1, 2, 3, 0], 5, mode='reflect')
+    assert_eq!(median_filter_with(&[5.0, 1.0, 2.0, 3.0, 0.0], 5, Edge::Reflect), vec![2.0, 3.0, 2.0, 1.0, 2.0]);
 }
 
 /// The numbers of `reference/sched.py` (SciPy L-BFGS-B on λ ≥ 1e-8, the repo's solver).
