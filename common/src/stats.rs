@@ -1,6 +1,6 @@
 //! Statistics shared by the studies' claims: means with standard deviations and errors, medians and
 //! quantiles, Spearman's rank correlation, R², least-squares, log-log and linear-rate fits with
-//! confidence intervals, a median filter, a seeded k-fold splitter, grids and thinning for
+//! confidence intervals, a median filter (shrinking or SciPy-reflected edges), a seeded k-fold splitter, grids and thinning for
 //! figures. Every function here is tested against a closed form.
 
 /// Ordinary least squares of `y` on `x`: `(slope, intercept)`.
@@ -260,20 +260,63 @@ pub fn linear_rate(k: &[f64], err: &[f64]) -> RateFit {
     RateFit { rate: fit.slope.exp(), ci95: (fit.ci95.0.exp(), fit.ci95.1.exp()), fit }
 }
 
+/// How [`median_filter_with`] fills a window that runs past either end of the signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// The window shrinks symmetrically (never padded): the first and last values are kept, a
+    /// monotone sequence comes back unchanged. [`median_filter`].
+    Shrink,
+    /// The signal is extended by half-sample symmetric reflection, `d c b a | a b c d | d c b a`
+    /// (the edge sample repeated), periodically (period `2n`) for windows wider than the signal:
+    /// SciPy's `scipy.ndimage.median_filter(x, size = k, mode = 'reflect')`, its default (checked
+    /// against SciPy 1.17 for half-widths below `2n`; for wider windows SciPy reads past its own
+    /// padding and returns other values).
+    Reflect,
+}
+
 /// Running median with an odd window `k`: `out[i]` is the [`median`] of `v[i - r ..= i + r]`
 /// with `r = min((k - 1) / 2, i, n - 1 - i)`. At the edges the window shrinks symmetrically
 /// (never padded), so the first and last values are kept as they are and the window stays
 /// centred: a monotone sequence comes back unchanged, and `k = 1` is the identity. NaNs sort
-/// last, as in [`median`]. Panics on an even `k`.
+/// last, as in [`median`]. Panics on an even `k`. [`median_filter_with`] with [`Edge::Shrink`].
 pub fn median_filter(v: &[f64], k: usize) -> Vec<f64> {
+    median_filter_with(v, k, Edge::Shrink)
+}
+
+/// Running median with an odd window `k` centred on each sample, the edges handled as `edge`
+/// says ([`Edge::Shrink`]: [`median_filter`]; [`Edge::Reflect`]: every window has `k` samples,
+/// read from the reflected signal, as SciPy's `reflect` mode). `k = 1` is the identity under
+/// either. NaNs sort last, as in [`median`]. Panics on an even `k`.
+pub fn median_filter_with(v: &[f64], k: usize, edge: Edge) -> Vec<f64> {
     assert!(k % 2 == 1, "median_filter: the window must be odd, got {k}");
     let (n, h) = (v.len(), k / 2);
-    (0..n)
-        .map(|i| {
-            let r = h.min(i).min(n - 1 - i);
-            median(&v[i - r..=i + r])
-        })
-        .collect()
+    match edge {
+        Edge::Shrink => (0..n)
+            .map(|i| {
+                let r = h.min(i).min(n - 1 - i);
+                median(&v[i - r..=i + r])
+            })
+            .collect(),
+        Edge::Reflect => {
+            let mut w = vec![0.0; k];
+            (0..n)
+                .map(|i| {
+                    for (j, x) in w.iter_mut().enumerate() {
+                        *x = v[reflect_index(i as isize + j as isize - h as isize, n)];
+                    }
+                    median(&w)
+                })
+                .collect()
+        }
+    }
+}
+
+/// The sample that position `i` (possibly outside `0..n`, `n > 0`) reads under half-sample
+/// symmetric reflection: `-1 -> 0`, `n -> n - 1`, period `2n`.
+fn reflect_index(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let j = i.rem_euclid(2 * n);
+    (if j < n { j } else { 2 * n - 1 - j }) as usize
 }
 
 /// One split of a k-fold cross-validation.
@@ -407,6 +450,31 @@ mod tests {
             }
         }
 
+        /// Reflect mode equals the median of each window of a signal padded by tiling `v` and
+        /// its reverse (`.. v rev(v) [v] rev(v) v ..`, SciPy's `reflect` for any width); away
+        /// from the edges it agrees with shrink mode; `k = 1` is the identity.
+        #[test]
+        fn median_filter_reflect_properties(v in proptest::collection::vec(-10.0f64..10.0, 1..30), h in 0usize..40) {
+            let (n, k) = (v.len(), 2 * h + 1);
+            prop_assert_eq!(median_filter_with(&v, 1, Edge::Reflect), v.clone());
+            let reps = h / n + 1;
+            let rev: Vec<f64> = v.iter().rev().copied().collect();
+            let padded: Vec<f64> =
+                (0..2 * reps + 1).flat_map(|t| if (t + reps) % 2 == 0 { v.clone() } else { rev.clone() }).collect();
+            let out = median_filter_with(&v, k, Edge::Reflect);
+            let shrink = median_filter(&v, k);
+            prop_assert_eq!(out.len(), n);
+            for (i, o) in out.iter().enumerate() {
+                let c = reps * n + i;
+                let mut w = padded[c - h..=c + h].to_vec();
+                w.sort_by(f64::total_cmp);
+                prop_assert_eq!(*o, w[h]);
+                if i >= h && i + h < n {
+                    prop_assert_eq!(*o, shrink[i]);
+                }
+            }
+        }
+
         /// The folds partition `0..n`, sizes differ by at most one, train = the complement, and
         /// the split is a function of the seed.
         #[test]
@@ -464,6 +532,34 @@ mod tests {
     #[should_panic(expected = "odd")]
     fn median_filter_rejects_an_even_window() {
         median_filter(&[1.0, 2.0], 2);
+    }
+
+    /// `scipy.ndimage.median_filter(x, size, mode='reflect')` on small inputs (windows wider
+    /// than the signal included).
+    #[test]
+    fn median_filter_reflect_matches_scipy() {
+        let f = |v: &[f64], k| median_filter_with(v, k, Edge::Reflect);
+        assert_eq!(f(&[1.0, 5.0, 2.0, 8.0, 3.0], 3), vec![1.0, 2.0, 5.0, 3.0, 3.0]);
+        assert_eq!(f(&[4.0, 1.0, 9.0, 2.0, 7.0, 3.0, 8.0], 5), vec![4.0, 4.0, 4.0, 3.0, 7.0, 7.0, 7.0]);
+        assert_eq!(f(&[2.0, 1.0], 1), vec![2.0, 1.0]);
+        assert_eq!(f(&[3.0, 1.0], 5), vec![1.0, 3.0]);
+        assert_eq!(f(&[5.0, 1.0, 4.0, 2.0, 8.0, 7.0, 3.0, 6.0], 7), vec![4.0, 4.0, 5.0, 4.0, 4.0, 6.0, 6.0, 6.0]);
+        // The same input under shrink mode keeps its ends.
+        assert_eq!(median_filter(&[1.0, 5.0, 2.0, 8.0, 3.0], 3), vec![1.0, 2.0, 5.0, 3.0, 3.0]);
+        assert_eq!(median_filter_with(&[5.0, 1.0, 2.0, 3.0, 0.0], 5, Edge::Shrink), vec![5.0, 2.0, 2.0, 2.0, 0.0]);
+        assert_eq!(f(&[5.0, 1.0, 2.0, 3.0, 0.0], 5), vec![2.0, 3.0, 2.0, 1.0, 2.0]);
+        assert_eq!(f(&[3.0, 1.0, 2.0], 11), vec![2.0; 3]);
+        // A lone outlier disappears; a constant stays; nothing in, nothing out.
+        let mut x = vec![1.0; 50];
+        x[20] = 100.0;
+        assert_eq!(f(&x, 5), vec![1.0; 50]);
+        assert!(f(&[], 3).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "odd")]
+    fn median_filter_reflect_rejects_an_even_window() {
+        median_filter_with(&[1.0, 2.0], 4, Edge::Reflect);
     }
 
     #[test]

@@ -15,6 +15,7 @@ macro_rules! for_each_study {
             grad_normalized_smoothness::GradNormalizedSmoothness,
             hessian_bulk_outliers::HessianBulkOutliers,
             highdim_generalization_dynamics::HighdimGeneralizationDynamics,
+            lr_schedule_refinement::LrScheduleRefinement,
             lsa_one_step_gd::LsaOneStepGd,
             matrix_sensing_overparam::MatrixSensingOverparam,
             mfac::Mfac,
