@@ -233,6 +233,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            // The repository README's table of studies, from the committed reports.
+            let studies = repro::registry::all();
+            let slugs: Vec<(&str, &str)> = studies.iter().map(|s| (s.slug(), s.paper().title)).collect();
+            let table = common::report::index::studies_table(std::path::Path::new("reports"), &slugs)?;
+            let text = std::fs::read_to_string("README.md")
+                .map_err(|e| BadInput::new(format!("README.md: {e} (run from the repository root)")))?;
+            let Some(new) = common::report::index::splice_studies_table(&text, &table) else {
+                return Err(BadInput::new(format!(
+                    "README.md lacks the studies markers `{}` ... `{}`",
+                    common::report::index::STUDIES_BEGIN,
+                    common::report::index::STUDIES_END
+                ))
+                .into());
+            };
+            if new != text {
+                stale += 1;
+                if check {
+                    println!("stale: README.md (the table of studies)");
+                } else {
+                    std::fs::write("README.md", new)?;
+                    println!("rewrote the table of studies of README.md");
+                }
+            }
             Ok(if check && stale > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Cmd::New { slug } => {

@@ -93,3 +93,58 @@ pub fn write_index(out: &Path) -> Result<()> {
     fs::rename(&tmp, out.join("README.md"))?;
     Ok(())
 }
+
+/// Marker before the repository README's table of studies.
+pub const STUDIES_BEGIN: &str = "<!-- studies:begin (generated from reports/ by `cargo repro readme`) -->";
+/// Marker after it.
+pub const STUDIES_END: &str = "<!-- studies:end -->";
+
+/// The repository README's table of studies: one row per study in `slugs` (the registry's order),
+/// with its paper and the gated claims its committed report (`<reports>/<slug>/claims.json`)
+/// passed; "no report" where there is none. No run times, so it changes only with the claims.
+pub fn studies_table(reports: &Path, slugs: &[(&str, &str)]) -> Result<String> {
+    let rows = read_rows(reports)?;
+    let mut s = String::from(
+        "| study | paper | gated claims passed (quick) | reported, not gated | report |\n|---|---|---|---|---|\n",
+    );
+    for &(slug, title) in slugs {
+        let link = format!("[{slug}](studies/{slug}/README.md)");
+        match rows.iter().find(|r| r.slug == slug) {
+            Some(r) => {
+                s += &format!(
+                    "| {link} | {title} | {}/{} | {} | [report](reports/{slug}/README.md) |\n",
+                    r.passed, r.gated, r.ungated
+                )
+            }
+            None => s += &format!("| {link} | {title} | no report | - | - |\n"),
+        }
+    }
+    Ok(s)
+}
+
+/// `readme` with its studies table (between [`STUDIES_BEGIN`] and [`STUDIES_END`]) replaced by
+/// `table`; `None` without the markers.
+pub fn splice_studies_table(readme: &str, table: &str) -> Option<String> {
+    let b = readme.find(STUDIES_BEGIN)?;
+    let e = readme[b..].find(STUDIES_END)? + b;
+    Some(format!("{}{}\n\n{}\n{}", &readme[..b], STUDIES_BEGIN, table.trim_end(), &readme[e..]))
+}
+
+#[cfg(test)]
+mod studies_table_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_goes_between_the_markers_and_a_study_without_report_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = studies_table(dir.path(), &[("a-study", "A Paper")]).unwrap();
+        assert!(table.contains("| [a-study](studies/a-study/README.md) | A Paper | no report | - | - |"), "{table}");
+        let readme = format!("# x\n\n{STUDIES_BEGIN}\nold\n{STUDIES_END}\n\ntail\n");
+        let new = splice_studies_table(&readme, &table).unwrap();
+        assert!(
+            new.starts_with("# x\n\n") && new.ends_with(&format!("{STUDIES_END}\n\ntail\n")) && !new.contains("old")
+        );
+        assert_eq!(splice_studies_table(&new, &table).unwrap(), new, "idempotent");
+        assert!(splice_studies_table("# no markers", &table).is_none());
+    }
+}
