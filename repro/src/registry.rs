@@ -12,6 +12,7 @@ macro_rules! for_each_study {
             batch_hessian_rmt::BatchHessianRmt,
             boundary_tilting_adv::BoundaryTiltingAdv,
             deep_linear_dynamics::DeepLinearDynamics,
+            gbnn_sequential_boosting::GbnnSequentialBoosting,
             grad_normalized_smoothness::GradNormalizedSmoothness,
             hessian_bulk_outliers::HessianBulkOutliers,
             highdim_generalization_dynamics::HighdimGeneralizationDynamics,
