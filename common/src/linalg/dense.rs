@@ -422,6 +422,32 @@ pub fn cholesky(a: ArrayView2<f64>) -> Result<Cholesky, DenseError> {
     Cholesky::new(a)
 }
 
+/// Solves `a x = r` in place for a small symmetric positive-definite `d × d` matrix stored
+/// row-major in `a` (its lower triangle is read and overwritten by the Cholesky factor; `r`
+/// becomes `x`). Allocation-free and sequential, for hot loops over many tiny systems (a ridge
+/// solve per prompt); for anything larger use [`Cholesky`]. A pivot that rounding drives to zero
+/// or below is clamped to 1e-150 (the square root of 1e-300) instead of failing: the callers' matrices
+/// are damped, and the result is then huge or NaN rather than an error.
+pub fn cholesky_solve_in_place(a: &mut [f64], r: &mut [f64], d: usize) {
+    assert!(a.len() >= d * d && r.len() >= d, "cholesky_solve_in_place: a is d x d, r has d entries");
+    for j in 0..d {
+        for k in 0..j {
+            let s: f64 = (0..k).map(|m| a[j * d + m] * a[k * d + m]).sum();
+            a[j * d + k] = (a[j * d + k] - s) / a[k * d + k];
+        }
+        let s: f64 = (0..j).map(|m| a[j * d + m] * a[j * d + m]).sum();
+        a[j * d + j] = (a[j * d + j] - s).max(1e-300).sqrt();
+    }
+    for j in 0..d {
+        let s: f64 = (0..j).map(|m| a[j * d + m] * r[m]).sum();
+        r[j] = (r[j] - s) / a[j * d + j];
+    }
+    for j in (0..d).rev() {
+        let s: f64 = (j + 1..d).map(|m| a[m * d + j] * r[m]).sum();
+        r[j] = (r[j] - s) / a[j * d + j];
+    }
+}
+
 /// `a⁻¹ b` for a symmetric positive-definite `a` (lower triangle read), through Cholesky.
 pub fn solve_spd(a: ArrayView2<f64>, b: ArrayView1<f64>) -> Result<Array1<f64>, DenseError> {
     Ok(Cholesky::new(a)?.solve(b))
@@ -726,6 +752,25 @@ pub fn sherman_morrison_solve(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cholesky_solve_in_place_equals_the_faer_cholesky() {
+        use rand::Rng;
+        let mut rng = crate::Seed(5).rng();
+        for d in [1usize, 2, 3, 7, 16] {
+            let g = Array2::from_shape_fn((d + 3, d), |_| rng.random::<f64>() - 0.5);
+            let mut a = g.t().dot(&g);
+            for i in 0..d {
+                a[[i, i]] += 0.1;
+            }
+            let b = Array1::from_shape_fn(d, |_| rng.random::<f64>() - 0.5);
+            let want = solve_spd(a.view(), b.view()).unwrap();
+            let (mut packed, mut r) = (a.iter().copied().collect::<Vec<f64>>(), b.to_vec());
+            cholesky_solve_in_place(&mut packed, &mut r, d);
+            let err = r.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            assert!(err <= 1e-10 * want.iter().map(|v| v.abs()).fold(1.0, f64::max), "d = {d}: {err}");
+        }
+    }
     use super::*;
     use crate::rng::{Seed, gaussian_mat};
 

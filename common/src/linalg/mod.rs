@@ -8,9 +8,9 @@ pub mod power;
 pub mod trace;
 
 pub use dense::{
-    Cholesky, DenseError, Lu, Triangle, cholesky, eigh, eigvalsh, haar_orthogonal, inv, logdet_spd, lu, pinv, qr,
-    sherman_morrison, sherman_morrison_solve, singular_values, slogdet, solve, solve_spd, solve_triangular, woodbury,
-    woodbury_solve,
+    Cholesky, DenseError, Lu, Triangle, cholesky, cholesky_solve_in_place, eigh, eigvalsh, haar_orthogonal, inv,
+    logdet_spd, lu, pinv, qr, sherman_morrison, sherman_morrison_solve, singular_values, slogdet, solve, solve_spd,
+    solve_triangular, woodbury, woodbury_solve,
 };
 pub use krylov::{
     CgResult, Lanczos, bottom_eigs, cg, lanczos, lanczos_restarted, pcg, slq, slq_density, slq_trace, top_eigs,

@@ -81,23 +81,7 @@ pub fn ridge(p: &Prompt, d: usize, n: usize, sigma: f64, prior_prec: &[f64]) -> 
     for j in 0..d {
         a[j * d + j] += lam * prior_prec[j];
     }
-    // Cholesky (lower) in place, then two triangular solves.
-    for j in 0..d {
-        for k in 0..j {
-            let s: f64 = (0..k).map(|m| a[j * d + m] * a[k * d + m]).sum();
-            a[j * d + k] = (a[j * d + k] - s) / a[k * d + k];
-        }
-        let s: f64 = (0..j).map(|m| a[j * d + m] * a[j * d + m]).sum();
-        a[j * d + j] = (a[j * d + j] - s).max(1e-300).sqrt();
-    }
-    for j in 0..d {
-        let s: f64 = (0..j).map(|m| a[j * d + m] * r[m]).sum();
-        r[j] = (r[j] - s) / a[j * d + j];
-    }
-    for j in (0..d).rev() {
-        let s: f64 = (j + 1..d).map(|m| a[m * d + j] * r[m]).sum();
-        r[j] = (r[j] - s) / a[j * d + j];
-    }
+    common::linalg::dense::cholesky_solve_in_place(&mut a, &mut r, d);
     r.iter().zip(p.xq(d)).map(|(w, x)| w * x).sum()
 }
 

@@ -1,9 +1,7 @@
 //! References outside the M-FAC algorithms, for the exactness checks: the dense damped empirical
-//! Fisher factored by faer's Cholesky (O(d^2 m + d^3)), and the repo's `HInvSlow` (dense
+//! Fisher factored by `common`'s Cholesky (faer, sequential; O(d^2 m + d^3)), and the repo's `HInvSlow` (dense
 //! recursive Sherman-Morrison, O(m d^2)).
-use common::linalg::dense::{from_faer, to_faer};
-use faer::Side;
-use faer::linalg::solvers::{DenseSolveCore, Solve};
+use common::linalg::dense::Cholesky;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// `F = damp I + (1/m) G^T G` (d x d).
@@ -21,29 +19,28 @@ pub fn dense_fisher(grads: ArrayView2<f64>, damp: f64) -> Array2<f64> {
 /// so the comparison that uses it fails visibly instead of aborting the run.
 pub struct DenseFisher {
     d: usize,
-    llt: Option<faer::linalg::solvers::Llt<f64>>,
+    chol: Option<Cholesky>,
 }
 
 impl DenseFisher {
     pub fn new(grads: ArrayView2<f64>, damp: f64) -> Self {
-        let f = to_faer(dense_fisher(grads, damp).view());
-        DenseFisher { d: grads.ncols(), llt: f.llt(Side::Lower).ok() }
+        DenseFisher { d: grads.ncols(), chol: Cholesky::new(dense_fisher(grads, damp).view()).ok() }
     }
     /// Whether the Cholesky factorization succeeded.
     pub fn factored(&self) -> bool {
-        self.llt.is_some()
+        self.chol.is_some()
     }
     /// `F^{-1} x` by two triangular solves (NaN without a factor).
     pub fn solve(&self, x: ArrayView1<f64>) -> Array1<f64> {
-        let Some(llt) = &self.llt else { return Array1::from_elem(x.len(), f64::NAN) };
-        let rhs = faer::Mat::from_fn(x.len(), 1, |i, _| x[i]);
-        let sol = llt.solve(&rhs);
-        Array1::from_shape_fn(x.len(), |i| sol[(i, 0)])
+        match &self.chol {
+            Some(c) => c.solve(x),
+            None => Array1::from_elem(x.len(), f64::NAN),
+        }
     }
     /// The explicit inverse `F^{-1}` (NaN without a factor).
     pub fn inverse(&self) -> Array2<f64> {
-        match &self.llt {
-            Some(llt) => from_faer(llt.inverse().as_ref()),
+        match &self.chol {
+            Some(c) => c.inverse(),
             None => Array2::from_elem((self.d, self.d), f64::NAN),
         }
     }
