@@ -54,12 +54,20 @@ pub fn sets_of<C: serde::Serialize>(cfg: &C) -> Vec<(String, String)> {
 
 /// Runs `cfg` through the real runner on the CPU into a temporary folder (overrides, validation,
 /// estimate, measure, report, figures, the results.json round trip) and returns its summary;
-/// panics if the run fails. For tests that an accepted extreme setting runs to the end.
+/// panics if the run fails or does not report every declared claim. For tests that an accepted
+/// extreme setting runs to the end.
 pub fn run_through_the_runner<C: serde::Serialize>(study: &dyn DynStudy, cfg: &C) -> RunSummary {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let opts = RunOpts { out: dir.path().to_path_buf(), jobs: 1, sets: sets_of(cfg), ..RunOpts::default() };
     let probed = Probed { device: Device::Cpu, note: "cpu (test)".into() };
-    run_study(study, &opts, &probed).unwrap_or_else(|e| panic!("{}: the run failed: {e:#}", study.slug()))
+    let sum = run_study(study, &opts, &probed).unwrap_or_else(|e| panic!("{}: the run failed: {e:#}", study.slug()));
+    assert_eq!(
+        sum.gated + sum.ungated,
+        study.claims().len(),
+        "{}: not every declared claim was reported",
+        study.slug()
+    );
+    sum
 }
 
 /// Every file under `dir`, relative path → bytes.

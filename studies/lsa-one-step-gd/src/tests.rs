@@ -341,13 +341,7 @@ fn accepted_extremes_run_without_panicking() {
         direct: DirectCfg { layers: vec![1, 2, 3], n: vec![1], batch: 1, adam, eval_prompts: 1 },
     };
     cfg.validate().unwrap();
-    run_through_the_runner(&LsaOneStepGd, &cfg);
-}
-
-/// Run `cfg` through the real runner: it must finish without a panic, with every declared claim.
-fn run_through_the_runner<S: common::DynStudy>(study: &S, cfg: &Config) {
-    let sum = common::study::conformance::run_through_the_runner(study, cfg);
-    assert_eq!(sum.gated + sum.ungated, CLAIMS.len());
+    common::study::conformance::run_through_the_runner(&LsaOneStepGd, &cfg);
 }
 
 /// Calibration of the tightened gates (C1-step, C2-not-plain-GD, C3-beats-other-steps,

@@ -234,16 +234,10 @@ fn accepted_extremes_run_without_panicking() {
         pd_points: 2,
     };
     cfg.validate().unwrap();
-    run_through_the_runner(&NtkConvergence, &cfg);
+    common::study::conformance::run_through_the_runner(&NtkConvergence, &cfg);
     let cfg = Config { depth: 2, beta: 0.0, ..cfg };
     cfg.validate().unwrap();
-    run_through_the_runner(&NtkConvergence, &cfg);
-}
-
-/// Run `cfg` through the real runner: it must finish without a panic, with every declared claim.
-fn run_through_the_runner<S: common::DynStudy>(study: &S, cfg: &Config) {
-    let sum = common::study::conformance::run_through_the_runner(study, cfg);
-    assert_eq!(sum.gated + sum.ungated, CLAIMS.len());
+    common::study::conformance::run_through_the_runner(&NtkConvergence, &cfg);
 }
 
 /// Calibration of the tightened gates (C2, C4-linear-dynamics-largest-width, C4-top-modes-first):
