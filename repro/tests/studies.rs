@@ -4,6 +4,8 @@
 //! - `config_contract`: both profiles round-trip and validate; claim declarations are well formed.
 //! - `readme_claims_table`: the study README's claims table is the one generated from `CLAIMS`
 //!   (`cargo repro readme` rewrites it).
+//! - `figures_lint`: the committed report's figures, re-made from its `results.json`, pass
+//!   `common::report::plot::lint` (no look-alike series, nothing undrawable, axes labelled).
 //! - `quick_profile`: the quick profile through the real runner at the default seed, into
 //!   `$REPRO_TEST_OUT` (default: `<target>/tmp/quick-reports`): every gated claim passes, the
 //!   claims are the declared ones, `render` from `results.json` gives the same bytes, and no gated
@@ -40,6 +42,23 @@ macro_rules! study_tests {
                 let want = common::report::spec::splice_readme(&text, s.claims())
                     .unwrap_or_else(|| panic!("{} lacks the claims markers", path.display()));
                 assert!(text == want, "{}: the claims table is stale; run `cargo repro readme`", path.display());
+            }
+
+            #[test]
+            fn figures_lint() {
+                let s: &dyn common::DynStudy = &::$krate::$ty;
+                let dir = root().join("reports").join(s.slug());
+                let (Ok(m), Ok(r)) = (
+                    std::fs::read_to_string(dir.join("manifest.json")),
+                    std::fs::read_to_string(dir.join("results.json")),
+                ) else {
+                    eprintln!("{}: no committed report to lint", s.slug());
+                    return;
+                };
+                let m: common::report::write::Manifest = serde_json::from_str(&m).expect("manifest.json");
+                let outcome = s.report_json(&m.config, r.trim_end()).expect("the committed results render");
+                let problems: Vec<String> = outcome.figures.iter().flat_map(common::report::plot::lint).collect();
+                assert!(problems.is_empty(), "{}: figure problems:\n{}", s.slug(), problems.join("\n"));
             }
 
             #[test]

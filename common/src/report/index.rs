@@ -89,8 +89,16 @@ pub fn write_index(out: &Path) -> Result<()> {
     // A name of its own: runs writing reports side by side (the per-study tests) rename in turn.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let tmp = out.join(format!(".README.md.{}-{:?}-{nanos}.tmp", std::process::id(), std::thread::current().id()));
-    fs::write(&tmp, s)?;
+    fs::write(&tmp, &s)?;
     fs::rename(&tmp, out.join("README.md"))?;
+    // The HTML pages, from the same Markdown.
+    super::html::write_index_page(out, &s)?;
+    for r in &rows {
+        let dir = out.join(&r.slug);
+        if dir.join("README.md").is_file() {
+            super::html::write_study_page(&dir)?;
+        }
+    }
     Ok(())
 }
 

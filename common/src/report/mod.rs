@@ -5,7 +5,9 @@
 //! inside a temporary folder that is renamed into place only when complete.
 
 pub mod baseline;
+pub mod html;
 pub mod index;
+pub mod latex;
 pub mod plot;
 pub mod spec;
 mod train_table;
@@ -358,17 +360,22 @@ impl Table {
     }
 }
 
-/// How a series is drawn.
+/// How a series is drawn. Measured data are solid lines and/or markers, one marker shape per series
+/// (so curves stay apart in grayscale); a theory curve that belongs to a measured series is
+/// [`Style::Dashed`] in that series' colour ([`Series::color`]); a reference value of the paper
+/// (a bound, a threshold) is [`Style::Reference`]: dark grey, dash-dotted, never a data colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
-    /// A solid line.
+    /// A solid line (with sparse markers of the series' shape when there are several series).
     Line,
-    /// A dashed line.
+    /// A dashed line: a theory curve.
     Dashed,
-    /// Filled circles only.
+    /// Markers only.
     Markers,
     /// A solid line with a marker at each point.
     LineMarkers,
+    /// A reference line or curve of the paper (dark grey, dash-dotted).
+    Reference,
 }
 
 /// One curve of a figure, optionally with an error band (lo, hi).
@@ -384,34 +391,59 @@ pub struct Series {
     pub style: Style,
     /// Lower and upper edges of a shaded band, one per `x`.
     pub band: Option<(Vec<f64>, Vec<f64>)>,
+    /// Palette slot (colour and marker shape); `None` takes the next free slot in figure order.
+    pub color: Option<usize>,
 }
 
 impl Series {
+    fn new(label: &str, x: Vec<f64>, y: Vec<f64>, style: Style) -> Self {
+        Series { label: label.into(), x, y, style, band: None, color: None }
+    }
     /// A solid line.
     pub fn line(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Series { label: label.into(), x, y, style: Style::Line, band: None }
+        Series::new(label, x, y, Style::Line)
     }
-    /// A dashed line.
+    /// A dashed line (a theory curve; pair it with its data series through [`Series::color`]).
     pub fn dashed(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Series { label: label.into(), x, y, style: Style::Dashed, band: None }
+        Series::new(label, x, y, Style::Dashed)
     }
     /// Markers only.
     pub fn markers(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Series { label: label.into(), x, y, style: Style::Markers, band: None }
+        Series::new(label, x, y, Style::Markers)
     }
     /// A line with markers.
     pub fn line_markers(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Series { label: label.into(), x, y, style: Style::LineMarkers, band: None }
+        Series::new(label, x, y, Style::LineMarkers)
+    }
+    /// A reference curve of the paper (a bound or a prediction not tied to one data series).
+    pub fn reference(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Series::new(label, x, y, Style::Reference)
     }
     /// A horizontal reference line at `y` over [x0, x1].
     pub fn hline(label: &str, y: f64, x0: f64, x1: f64) -> Self {
-        Series::dashed(label, vec![x0, x1], vec![y, y])
+        Series::reference(label, vec![x0, x1], vec![y, y])
     }
     /// Add a shaded band from `lo` to `hi` (one value each per `x`).
     pub fn with_band(mut self, lo: Vec<f64>, hi: Vec<f64>) -> Self {
         self.band = Some((lo, hi));
         self
     }
+    /// Use palette slot `slot` (its colour and marker): give a theory curve the slot of the data
+    /// series it predicts.
+    pub fn color(mut self, slot: usize) -> Self {
+        self.color = Some(slot);
+        self
+    }
+}
+
+/// Printed width of a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Width {
+    /// One column of a two-column paper (3.3 in).
+    #[default]
+    Single,
+    /// The full text width (6.9 in).
+    Double,
 }
 
 /// What a figure shows: curves on x/y axes, or a heat map of a matrix.
@@ -440,6 +472,10 @@ pub struct Figure {
     pub y_log: bool,
     /// What is drawn.
     pub kind: FigureKind,
+    /// Printed width.
+    pub width: Width,
+    /// What the colour of a heat map means (the colour bar's label).
+    pub z_label: String,
 }
 
 impl Figure {
@@ -453,6 +489,8 @@ impl Figure {
             x_log: false,
             y_log: false,
             kind: FigureKind::Xy(vec![]),
+            width: Width::Single,
+            z_label: String::new(),
         }
     }
     /// A heat map of `values` (rows of a matrix, row 0 at the top), axes labelled column and row.
@@ -465,6 +503,8 @@ impl Figure {
             x_log: false,
             y_log: false,
             kind: FigureKind::Heatmap(values),
+            width: Width::Single,
+            z_label: String::new(),
         }
     }
     /// Use a logarithmic x axis.
@@ -475,6 +515,16 @@ impl Figure {
     /// Use a logarithmic y axis.
     pub fn log_y(mut self) -> Self {
         self.y_log = true;
+        self
+    }
+    /// Print across the full text width (6.9 in) rather than one column (3.3 in).
+    pub fn wide(mut self) -> Self {
+        self.width = Width::Double;
+        self
+    }
+    /// Label the colour bar of a heat map.
+    pub fn z_label(mut self, label: &str) -> Self {
+        self.z_label = label.into();
         self
     }
     /// Add a curve (ignored for a heat map).

@@ -97,6 +97,8 @@ pub fn write_table(t: &Table, dir: &Path) -> Result<()> {
     let csv = dir.join(format!("{}.csv", t.name));
     let f = fs::File::create(&csv).with_context(|| format!("creating {}", csv.display()))?;
     CsvWriter::new(f).finish(&mut df)?;
+    let tex = dir.join(format!("{}.tex", t.name));
+    fs::write(&tex, super::latex::table(t)).with_context(|| format!("writing {}", tex.display()))?;
     let pq = dir.join(format!("{}.parquet", t.name));
     let f = fs::File::create(&pq).with_context(|| format!("creating {}", pq.display()))?;
     ParquetWriter::new(f).with_compression(ParquetCompression::Uncompressed).finish(&mut df)?;
@@ -174,6 +176,7 @@ fn readme(paper: &PaperInfo, outcome: &Outcome, claims: &ClaimsFile, manifest: &
     );
     s += "## Claims\n\n";
     s += &claims_markdown(&outcome.claims);
+    s += "\nAs a LaTeX table (booktabs): [claims.tex](claims.tex).\n";
     for c in outcome.claims.iter().filter(|c| c.detail.is_some()) {
         s += &format!("\n- **{}**: {}", c.id, c.detail.as_deref().unwrap_or_default());
     }
@@ -188,7 +191,10 @@ fn readme(paper: &PaperInfo, outcome: &Outcome, claims: &ClaimsFile, manifest: &
     if !outcome.figures.is_empty() {
         s += "\n## Figures\n\n";
         for f in &outcome.figures {
-            s += &format!("### {}\n\n![{}](figures/{}.svg)\n\n", f.title, f.title, f.name);
+            s += &format!(
+                "### {}\n\n![{}](figures/{2}.svg)\n\n[PDF](figures/{2}.pdf) · [PNG](figures/{2}.png) · [SVG](figures/{2}.svg)\n\n",
+                f.title, f.title, f.name
+            );
         }
     }
     if !outcome.tables.is_empty() {
@@ -196,7 +202,10 @@ fn readme(paper: &PaperInfo, outcome: &Outcome, claims: &ClaimsFile, manifest: &
         for t in &outcome.tables {
             s += &format!("### {}\n\n{}\n\n", t.name, t.caption);
             s += &markdown_table(t, 40);
-            s += &format!("\nFiles: `tables/{0}.csv`, `tables/{0}.parquet`.\n\n", t.name);
+            s += &format!(
+                "\nFiles: [CSV](tables/{0}.csv) · [Parquet](tables/{0}.parquet) · [LaTeX](tables/{0}.tex) (booktabs).\n\n",
+                t.name
+            );
         }
     }
     s
@@ -228,6 +237,7 @@ pub fn write_report_into(
         plot::render(f, &dir.join("figures")).with_context(|| format!("figure {}", f.name))?;
     }
     write_json(&dir.join("claims.json"), claims)?;
+    fs::write(dir.join("claims.tex"), super::latex::claims(&outcome.claims))?;
     write_json(&dir.join("manifest.json"), manifest)?;
     fs::write(dir.join("README.md"), readme(paper, outcome, claims, manifest))?;
     Ok(())
@@ -358,8 +368,11 @@ mod tests {
             "manifest.json",
             "tables/t1.csv",
             "tables/t1.parquet",
+            "tables/t1.tex",
+            "claims.tex",
             "figures/f1.svg",
             "figures/f1.png",
+            "figures/f1.pdf",
         ] {
             assert!(dir.join(f).exists(), "{f} missing");
         }

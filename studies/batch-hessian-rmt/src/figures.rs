@@ -183,11 +183,21 @@ pub fn learning_rates(out: &mut Outcome, r: &Results, s: &LrSummary, laws: &[Law
     let upto = |bs: &[f64], b: f64| -> Vec<f64> { bs.iter().copied().filter(|x| *x <= b).collect() };
     let s64x = upto(&s.sgd_b, 64.0);
     let gd = 2.0 / r.ls_lambda_max;
+    // A run whose η_max sits at the top of the search range is a lower bound, not a measurement:
+    // drawn with its own marker and named so.
+    let split = |opt: &str, censored: bool| -> (Vec<f64>, Vec<f64>) {
+        rows.iter().filter(|w| w.optimizer == opt && w.censored == censored).map(|w| (w.b as f64, w.eta_max)).unzip()
+    };
+    let (sgd_b, sgd_eta) = split("sgd", false);
+    let (sgd_cb, sgd_ceta) = split("sgd", true);
     let mut fig = Figure::xy("lrmax_vs_B", "Largest stable learning rate vs batch size", "batch size B", "η_max")
         .log_x()
         .log_y()
-        .series(Series::markers("SGD", s.sgd_b.clone(), s.sgd_eta.clone()))
-        .series(Series::dashed("slope 1 (linear scaling)", s64x.clone(), s64x.iter().map(|b| s.eta_1 * b).collect()))
+        .series(Series::markers("SGD", sgd_b, sgd_eta).color(0))
+        .series(
+            Series::dashed("slope 1 (linear scaling)", s64x.clone(), s64x.iter().map(|b| s.eta_1 * b).collect())
+                .color(0),
+        )
         .series(Series::hline("GD limit 2/λ_max(H)", gd, 1.0, s.b_big));
     if !laws.is_empty() {
         let lb: Vec<f64> = laws.iter().map(|l| l.b as f64).collect();
@@ -198,11 +208,22 @@ pub fn learning_rates(out: &mut Outcome, r: &Results, s: &LrSummary, laws: &[Law
     if !s.adam_b.is_empty() {
         let a1 = s.adam_eta[0];
         let a64x = upto(&s.adam_b, 64.0);
-        fig = fig.series(Series::markers("Adam", s.adam_b.clone(), s.adam_eta.clone())).series(Series::dashed(
-            "slope 1/2 (square-root scaling)",
-            a64x.clone(),
-            a64x.iter().map(|b| a1 * b.sqrt()).collect(),
-        ));
+        let (adam_b, adam_eta) = split("adam", false);
+        let (adam_cb, adam_ceta) = split("adam", true);
+        fig = fig.series(Series::markers("Adam", adam_b, adam_eta).color(4)).series(
+            Series::dashed(
+                "slope 1/2 (square-root scaling)",
+                a64x.clone(),
+                a64x.iter().map(|b| a1 * b.sqrt()).collect(),
+            )
+            .color(4),
+        );
+        if !adam_cb.is_empty() {
+            fig = fig.series(Series::markers("Adam at the search cap (η_max ≥ value)", adam_cb, adam_ceta).color(5));
+        }
+    }
+    if !sgd_cb.is_empty() {
+        fig = fig.series(Series::markers("SGD at the search cap (η_max ≥ value)", sgd_cb, sgd_ceta).color(6));
     }
     out.figure(fig);
 }

@@ -12,16 +12,22 @@ pub fn all(cfg: &Config, r: &Results, tilt: &[TiltSummary], reg: &[RegSummary]) 
     if let Some(s) = r.splits.first() {
         let lo = cfg.lambdas.first().copied().unwrap_or(f64::NAN);
         let hi = cfg.lambdas.last().copied().unwrap_or(f64::NAN);
-        v.push(Figure::heatmap(
-            "w_lambda_min",
-            &format!("SVM normal ŵ (pixels) at λ = {} (split 0)", common::report::fmt_num(lo)),
-            image(&s.w_pix_min),
-        ));
-        v.push(Figure::heatmap(
-            "w_lambda_max",
-            &format!("SVM normal ŵ (pixels) at λ = {} (split 0)", common::report::fmt_num(hi)),
-            image(&s.w_pix_max),
-        ));
+        v.push(
+            Figure::heatmap(
+                "w_lambda_min",
+                &format!("SVM normal ŵ (pixels) at λ = {} (split 0)", common::report::fmt_num(lo)),
+                image(&s.w_pix_min),
+            )
+            .z_label("ŵ weight of the pixel"),
+        );
+        v.push(
+            Figure::heatmap(
+                "w_lambda_max",
+                &format!("SVM normal ŵ (pixels) at λ = {} (split 0)", common::report::fmt_num(hi)),
+                image(&s.w_pix_max),
+            )
+            .z_label("ŵ weight of the pixel"),
+        );
     }
     v
 }

@@ -210,13 +210,14 @@ pub fn report(cfg: &IsometryCfg, r: &Results, out: &mut Outcome) {
     .f64("lambda_pooled", fit.est.clone())
     .f64("lambda_se", fit.se.clone())
     .f64("lambda_theory", fit.theory.clone());
-    for &d in &cfg.spectrum_depths {
+    for (i, &d) in cfg.spectrum_depths.iter().enumerate() {
         let rs = by_depth(d);
         let m: Vec<f64> =
             (0..n).map(|i| stats::mean(&rs.iter().map(|x| x.gauss_logdiag[i]).collect::<Vec<_>>())).collect();
         let th: Vec<f64> = lyap.iter().map(|l| l * d as f64).collect();
-        fig = fig.series(Series::markers(&format!("sampled products (mean), D = {d}"), idx.clone(), m.clone()));
-        fig = fig.series(Series::line(&format!("theory D·λ_i (digamma), D = {d}"), idx.clone(), th.clone()));
+        fig =
+            fig.series(Series::markers(&format!("sampled products (mean), D = {d}"), idx.clone(), m.clone()).color(i));
+        fig = fig.series(Series::dashed(&format!("theory D·λ_i (digamma), D = {d}"), idx.clone(), th.clone()).color(i));
         tab = tab.f64(&format!("sim_D{d}"), m).f64(&format!("theory_D{d}"), th);
     }
     out.figure(fig);

@@ -220,18 +220,25 @@ pub fn report(cfg: &ThreeLayerCfg, r: &Results, out: &mut Outcome) {
     );
     let t_end = cfg.steps as f64 * cfg.lr;
     let tt: Vec<f64> = (0..=400).map(|i| t_end * i as f64 / 400.0).collect();
-    for (&m, u) in cfg.plot_modes.iter().zip(&run.samples) {
+    // GD as markers, each mode's theory dashed in the same colour.
+    for (i, (&m, u)) in cfg.plot_modes.iter().zip(&run.samples).enumerate() {
         let s = cfg.s[m];
-        fig = fig.series(Series::markers(
-            &format!("GD, s = {}", fmt_num(s)),
-            run.sample_steps.iter().map(|&k| k as f64 * cfg.lr).collect(),
-            u.iter().map(|x| x / s).collect(),
-        ));
-        fig = fig.series(Series::line(
-            &format!("theory, s = {}", fmt_num(s)),
-            tt.clone(),
-            tt.iter().map(|&t| theory::u_three_layer(t, s, cfg.u0, 1.0) / s).collect(),
-        ));
+        fig = fig.series(
+            Series::markers(
+                &format!("GD, s = {}", fmt_num(s)),
+                run.sample_steps.iter().map(|&k| k as f64 * cfg.lr).collect(),
+                u.iter().map(|x| x / s).collect(),
+            )
+            .color(i),
+        );
+        fig = fig.series(
+            Series::dashed(
+                &format!("theory, s = {}", fmt_num(s)),
+                tt.clone(),
+                tt.iter().map(|&t| theory::u_three_layer(t, s, cfg.u0, 1.0) / s).collect(),
+            )
+            .color(i),
+        );
     }
     out.figure(fig);
 

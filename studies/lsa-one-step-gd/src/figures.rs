@@ -15,33 +15,45 @@ pub fn all(cfg: &Config, first: [&OneLayerRun; 3], sweep: &[SweepRow], direct: &
     let gamma_relu = theory::gamma_star_relu(cfg.n, d, cfg.sigma);
     let [iso, aniso, relu] = first;
     let aniso_gs: Vec<f64> = aniso.gamma.iter().enumerate().map(|(i, v)| v * cfg.aniso_eigs[i % d]).collect();
-    o.figure(Figure::heatmap("gamma_isotropic", &format!("Learned Γ, isotropic (η* = {eta:.3})"), rows(&iso.gamma, d)));
-    o.figure(Figure::heatmap("gamma_anisotropic", "Learned Γ, anisotropic (theory η*Σ⁻¹)", rows(&aniso.gamma, d)));
-    o.figure(Figure::heatmap(
-        "gamma_sigma_anisotropic",
-        &format!("Learned ΓΣ, anisotropic (theory η*I, η* = {eta:.3})"),
-        rows(&aniso_gs, d),
-    ));
-    o.figure(Figure::heatmap(
-        "gamma_relu",
-        &format!("Learned Γ, ReLU-network targets (γ* = {gamma_relu:.3})"),
-        rows(&relu.gamma, d),
-    ));
+    o.figure(
+        Figure::heatmap("gamma_isotropic", &format!("Learned Γ, isotropic (η* = {eta:.3})"), rows(&iso.gamma, d))
+            .z_label("Γ_ij"),
+    );
+    o.figure(
+        Figure::heatmap("gamma_anisotropic", "Learned Γ, anisotropic (theory η*Σ⁻¹)", rows(&aniso.gamma, d))
+            .z_label("Γ_ij"),
+    );
+    o.figure(
+        Figure::heatmap(
+            "gamma_sigma_anisotropic",
+            &format!("Learned ΓΣ, anisotropic (theory η*I, η* = {eta:.3})"),
+            rows(&aniso_gs, d),
+        )
+        .z_label("(ΓΣ)_ij"),
+    );
+    o.figure(
+        Figure::heatmap(
+            "gamma_relu",
+            &format!("Learned Γ, ReLU-network targets (γ* = {gamma_relu:.3})"),
+            rows(&relu.gamma, d),
+        )
+        .z_label("Γ_ij"),
+    );
     let (fe, fr) = versus_n(cfg, sweep);
     o.figure(fe);
     o.figure(fr);
     let mut fl =
         Figure::xy("training_loss", "Training loss (full batch, first repetition)", "Adam step", "mean squared error")
             .log_y();
-    for x in first {
+    for (i, x) in first.iter().enumerate() {
         let name = setting(x.cell.kind);
         let steps = x.curve.step.iter().map(|&s| s as f64).collect();
-        fl = fl.series(Series::line(name, steps, x.curve.loss.clone())).series(Series::hline(
-            &format!("{name} optimum (theory)"),
-            x.cell.risk_star(),
-            0.0,
-            cfg.adam.steps as f64,
-        ));
+        // Each setting's theoretical optimum dashed in the setting's colour.
+        let opt = x.cell.risk_star();
+        fl = fl.series(Series::line(name, steps, x.curve.loss.clone()).color(i)).series(
+            Series::dashed(&format!("{name} optimum (theory)"), vec![0.0, cfg.adam.steps as f64], vec![opt, opt])
+                .color(i),
+        );
     }
     o.figure(fl);
     if cfg.direct.layers.len() > 1 {

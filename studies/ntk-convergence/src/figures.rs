@@ -105,21 +105,24 @@ pub fn residual_modes(cfg: &Config, r: &Results) -> Figure {
         "|v_kᵀ(f_t - f*)| / |v_kᵀ(f_0 - f*)|",
     )
     .log_y();
-    for m in r.modes.iter().filter(|m| !m.measured.is_empty()) {
+    for (i, m) in r.modes.iter().filter(|m| !m.measured.is_empty()).enumerate() {
         // Theory drawn down to 1e-4 only: below, the network's residual sits at the level set by
         // the kernel's drift and the log axis would be all theory.
         let shown = m.theory.iter().take_while(|v| **v >= 1e-4).count();
         fig = fig
-            .series(Series::line(
-                &format!("mode {} (λ ≈ {:.3})", m.rank, m.lambda_mean),
-                ts.clone(),
-                m.measured.clone(),
-            ))
-            .series(Series::dashed(
-                if m.rank == 1 { "theory (1 - ηλ_k/P)^t" } else { "" },
-                ts[..shown].to_vec(),
-                m.theory[..shown].to_vec(),
-            ));
+            .series(
+                Series::line(&format!("mode {} (λ ≈ {:.3})", m.rank, m.lambda_mean), ts.clone(), m.measured.clone())
+                    .color(i),
+            )
+            // Each mode's theory in its mode's colour.
+            .series(
+                Series::dashed(
+                    if i == 0 { "theory (1 − ηλ_k/P)^t, dashed in each mode's colour" } else { "" },
+                    ts[..shown].to_vec(),
+                    m.theory[..shown].to_vec(),
+                )
+                .color(i),
+            );
     }
     fig
 }

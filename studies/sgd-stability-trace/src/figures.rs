@@ -107,6 +107,8 @@ pub fn threshold_figures(rows: &[ThresholdRow]) -> Vec<Figure> {
         fig = fig.series(Series::markers(&lab, xs.clone(), rows.iter().map(|r| r.ratio(k)).collect()));
     }
     fig = fig.series(Series::hline("bound: 1", 1.0, 0.0, (rows.len() - 1) as f64));
+    let left: Vec<f64> = xs.iter().map(|x| x - 0.12).collect();
+    let right: Vec<f64> = xs.iter().map(|x| x + 0.12).collect();
     let bounds = Figure::xy(
         "thresholds_vs_bounds",
         "SGD's threshold tracks 2/Tr H, GD's is 2/λ_max",
@@ -114,10 +116,12 @@ pub fn threshold_figures(rows: &[ThresholdRow]) -> Vec<Figure> {
         "learning rate",
     )
     .log_y()
-    .series(Series::markers("2/Tr H", xs.clone(), rows.iter().map(|r| 2.0 / r.trace).collect()))
-    .series(Series::markers("η_ms, SGD B = 1", xs.clone(), rows.iter().map(|r| r.eta_ms[0]).collect()))
-    .series(Series::markers("2/λ_max", xs.clone(), rows.iter().map(|r| 2.0 / r.lambda_max).collect()))
-    .series(Series::markers("η_ms, GD (on 2/λ_max)", xs, rows.iter().map(|r| r.eta_gd).collect()));
+    // Each bound a little left of its minimum, the measured threshold a little right: GD's
+    // threshold sits on 2/λ_max and would hide it.
+    .series(Series::markers("2/Tr H", left.clone(), rows.iter().map(|r| 2.0 / r.trace).collect()))
+    .series(Series::markers("η_ms, SGD B = 1", right.clone(), rows.iter().map(|r| r.eta_ms[0]).collect()))
+    .series(Series::markers("2/λ_max", left, rows.iter().map(|r| 2.0 / r.lambda_max).collect()))
+    .series(Series::markers("η_ms, GD (on 2/λ_max)", right, rows.iter().map(|r| r.eta_gd).collect()));
     vec![fig, bounds]
 }
 
