@@ -2,11 +2,13 @@
 //! the `Study` contract. Layers, lowest first; a layer imports only layers below it (the test
 //! `layers::no_upward_imports` checks it):
 //!
-//! `error`, `counters`, `progress` < `rng` < `linalg` < `stats` < `data` < `device` < `models` <
-//! `optim` < `train` < `gpu` < `report` < `study`.
+//! `error`, `counters`, `progress` < `rng` < `linalg` < `stats` < `prox`, `spectral`, `solve`, `admm` <
+//! `data` < `device` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` < `study`.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the study contract and the report tree.
 
+pub mod admm;
+pub mod boundprop;
 pub mod counters;
 pub mod data;
 pub mod device;
@@ -16,8 +18,11 @@ pub mod linalg;
 pub mod models;
 pub mod optim;
 pub mod progress;
+pub mod prox;
 pub mod report;
 pub mod rng;
+pub mod solve;
+pub mod spectral;
 pub mod stats;
 pub mod study;
 pub mod train;
@@ -37,9 +42,11 @@ mod layers {
             &["rng"],
             &["linalg"],
             &["stats"],
+            &["prox", "spectral", "solve", "admm"],
             &["data"],
             &["device"],
             &["models"],
+            &["boundprop"],
             &["optim"],
             &["train"],
             &["gpu"],

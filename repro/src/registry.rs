@@ -9,13 +9,18 @@ macro_rules! for_each_study {
     ($m:ident) => {
         $m! {
             // studies: one line each, `<crate>::<StudyType>,`
+            barron_nonlinear_elliptic::BarronNonlinearElliptic,
             batch_hessian_rmt::BatchHessianRmt,
+            bilevel_unbounded_smooth_borep::BilevelUnboundedSmoothBorep,
             boundary_tilting_adv::BoundaryTiltingAdv,
+            convex_relu_admm::ConvexReluAdmm,
             deep_linear_dynamics::DeepLinearDynamics,
             gbnn_sequential_boosting::GbnnSequentialBoosting,
             grad_normalized_smoothness::GradNormalizedSmoothness,
             hessian_bulk_outliers::HessianBulkOutliers,
             highdim_generalization_dynamics::HighdimGeneralizationDynamics,
+            implicit_diff_modular::ImplicitDiffModular,
+            local_lipschitz_boundprop::LocalLipschitzBoundprop,
             lr_schedule_refinement::LrScheduleRefinement,
             lsa_one_step_gd::LsaOneStepGd,
             matrix_sensing_overparam::MatrixSensingOverparam,

@@ -19,6 +19,7 @@
 
 pub mod deep_linear;
 pub mod factorized;
+pub mod input;
 pub mod loss;
 pub mod lsa;
 pub mod mlp;

@@ -408,7 +408,8 @@ fn slots(series: &[Series]) -> Vec<Option<usize>> {
 fn has_marker(s: &Series, n_data: usize) -> bool {
     match s.style {
         Style::Markers | Style::LineMarkers => true,
-        Style::Line => n_data > 1,
+        // A one-point "line" draws nothing, as a line; it gets no marker either.
+        Style::Line => n_data > 1 && s.x.len() > 1,
         Style::Dashed | Style::Reference => false,
     }
 }
@@ -1012,6 +1013,12 @@ pub fn lint(fig: &Figure) -> Vec<String> {
                         .zip(&s.y)
                         .filter(|(x, y)| tf(**x, fig.x_log).is_some() && tf(**y, fig.y_log).is_some())
                         .count();
+                if s.label.is_empty() && s.style == Style::Line && s.x.len() == 1 {
+                    out.push(format!(
+                        "{}: an unlabelled one-point line only stretches the axis (the legend is outside the plot: drop it)",
+                        fig.name
+                    ));
+                }
                 if drawable == 0 && !s.x.is_empty() {
                     out.push(format!("{}: series '{}' has no drawable point", fig.name, s.label));
                 }

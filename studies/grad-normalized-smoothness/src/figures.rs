@@ -119,22 +119,6 @@ fn band(curves: &[Vec<(f64, f64)>], grid: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f6
     (xs, med, lo, hi)
 }
 
-/// An unlabeled one-point series two decades above the data: head room for the legend (upper right).
-fn headroom(fig: Figure) -> Figure {
-    let common::report::FigureKind::Xy(series) = &fig.kind else { return fig };
-    let ymax =
-        series.iter().flat_map(|s| s.y.iter().copied()).filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
-    let x0 = series
-        .iter()
-        .flat_map(|s| s.x.iter().copied())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    if !(ymax.is_finite() && x0.is_finite()) {
-        return fig;
-    }
-    fig.series(Series::line("", vec![x0], vec![ymax * 300.0]))
-}
-
 fn grid_int(max: f64) -> Vec<f64> {
     let n = max.max(1.0) as usize;
     if n <= 300 {
@@ -181,7 +165,7 @@ fn gap_figure(name: &str, title: &str, groups: &[&[Run]], methods: &[&str], x_fl
             fig = fig.series(s);
         }
     }
-    headroom(fig)
+    fig
 }
 
 /// The figures.
@@ -213,7 +197,7 @@ pub fn figures(cfg: &Config, r: &Results, out: &mut Outcome) {
                     fig = fig.series(s);
                 }
             }
-            out.figure(headroom(fig));
+            out.figure(fig);
         }
     }
     let all: Vec<&str> = r.logistic.iter().map(|x| x.method.as_str()).collect();

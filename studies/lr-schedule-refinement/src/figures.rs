@@ -197,11 +197,6 @@ pub fn tables(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcome
     out.table(Table::from_rows("solver", "L-BFGS on log λ for the numerical optimum", &rows));
 }
 
-/// An invisible point that lifts the y range so the upper-right legend sits above the data.
-fn headroom(x: f64, y: f64) -> Series {
-    Series::line("", vec![x], vec![y])
-}
-
 /// The figures: schedule shapes per profile, √T·bound vs T, final loss per problem, norms.
 pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcome) {
     let n = cfg.refine_t;
@@ -223,8 +218,7 @@ pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcom
             &format!("G_t / {}", fmt(gmax)),
             p.frac.clone(),
             p.norms.iter().map(|g| g / gmax).collect(),
-        ))
-        .series(headroom(0.0, 1.55));
+        ));
         out.figure(fig);
     }
 
@@ -244,10 +238,6 @@ pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcom
         ts.clone(),
         r.horizons.iter().map(|h| h.sqrt_t_optimum).collect(),
     ));
-    let top = r.horizons.iter().flat_map(|h| h.sqrt_t_bound.iter()).fold(2.0f64, |a, &b| a.max(b));
-    if let Some(&t0) = ts.first() {
-        fig = fig.series(headroom(t0, 2.0 + (top - 2.0) * 1.6));
-    }
     out.figure(fig);
 
     // Final loss relative to linear decay per problem (x: problem index), one marker series per schedule.
@@ -268,9 +258,6 @@ pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcom
             Series::line_markers(k.name(), xs.clone(), ys)
         });
     }
-    if let Some(&x0) = xs.first() {
-        fig = fig.series(headroom(x0, 1.0 + (hi - 1.0) * 1.7));
-    }
     out.figure(fig);
 
     // Excess loss (final − f*) per problem, log scale.
@@ -289,11 +276,6 @@ pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcom
             hi = hi.max(y);
         }
         fig = fig.series(Series::line_markers(k.name(), xs.clone(), ys));
-    }
-    if let Some(&x0) = xs.first()
-        && hi > 0.0
-    {
-        fig = fig.series(headroom(x0, hi * (hi / lo).powf(0.6)));
     }
     out.figure(fig);
 
@@ -314,8 +296,7 @@ pub fn figures(cfg: &Config, r: &Results, best: &[ProblemBest], out: &mut Outcom
             cell.norms_filtered.iter().map(|v| v / m).collect(),
         ))
         .series(Series::dashed("refined schedule", cell.frac.clone(), cell.refined.clone()))
-        .series(Series::dashed("linear", cell.frac.clone(), cell.frac.iter().map(|f| 1.0 - f).collect()))
-        .series(headroom(0.0, 1.6));
+        .series(Series::dashed("linear", cell.frac.clone(), cell.frac.iter().map(|f| 1.0 - f).collect()));
         out.figure(fig);
     }
 }
