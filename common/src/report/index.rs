@@ -86,11 +86,7 @@ pub fn write_index(out: &Path) -> Result<()> {
             r.thumb.as_ref().map(|t| format!("<img src=\"{t}\" width=\"160\">")).unwrap_or_default()
         );
     }
-    // A name of its own: runs writing reports side by side (the per-study tests) rename in turn.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let tmp = out.join(format!(".README.md.{}-{:?}-{nanos}.tmp", std::process::id(), std::thread::current().id()));
-    fs::write(&tmp, &s)?;
-    fs::rename(&tmp, out.join("README.md"))?;
+    super::html::write_atomic(&out.join("README.md"), &s)?;
     // The HTML pages, from the same Markdown.
     super::html::write_index_page(out, &s)?;
     for r in &rows {

@@ -284,6 +284,10 @@ const COUNT_BAND: Expect = Expect::between(0.9, 1.1);
 /// Wall-clock slopes: 0.92-1.18 in 290 sets of the quick profile's rounds under a load average of
 /// 6-11 (see the README); the wrong answers below give 2.
 const TIME_BAND: Expect = Expect::between(0.6, 1.4);
+/// The band is the timing gate; the drift tolerance covers the honest run-to-run spread of a
+/// timing slope under load: 0.85 was measured in a clean CI run with 19 studies' tests in
+/// parallel (baseline 1.07), beyond the 0.93-1.16 of the calibration.
+const TIME_DRIFT: f64 = 0.3;
 const C2A: ClaimSpec = ClaimSpec::new(
     "C2a",
     "The dynamic algorithm's IHVP costs O(dm + m^2): linear in d.",
@@ -321,7 +325,7 @@ const C2D: ClaimSpec = ClaimSpec::new(
     "abstract; paper, dynamic algorithm",
     TIME_BAND,
 )
-.drift(0.2)
+.drift(TIME_DRIFT)
 .wrong(
     "an IHVP with O(d^2) work takes time of slope 2 in d, whether or not the kernels count it (planted, forming GᵀG \
      on every call at d = 500-2000: 2.2-3.0); the honest slope stayed within 0.93-1.16 in 290 calibration sets \
@@ -333,7 +337,7 @@ const C2E: ClaimSpec = ClaimSpec::new(
     "abstract; paper, dynamic algorithm",
     TIME_BAND,
 )
-.drift(0.2)
+.drift(TIME_DRIFT)
 .wrong(
     "an IHVP that rebuilt v_i = B G on every call (O(dm^2)) takes time of slope about 2 in m (planted, m = 64-256: \
      1.85-2.01); the honest slope stayed within 0.88-1.19 in 290 calibration sets under load",
