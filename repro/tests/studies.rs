@@ -5,7 +5,8 @@
 //! - `readme_claims_table`: the study README's claims table is the one generated from `CLAIMS`
 //!   (`cargo repro readme` rewrites it).
 //! - `figures_lint`: the committed report's figures, re-made from its `results.json`, pass
-//!   `common::report::plot::lint` (no look-alike series, nothing undrawable, axes labelled).
+//!   `common::report::plot::lint_rendered` (no look-alike series, nothing undrawable, axes
+//!   labelled; the SVG at its printed width; the PDF one page of that width with text and its font).
 //! - `quick_profile`: the quick profile through the real runner at the default seed, into
 //!   `$REPRO_TEST_OUT` (default: `<target>/tmp/quick-reports`): every gated claim passes, the
 //!   claims are the declared ones, `render` from `results.json` gives the same bytes, and no gated
@@ -57,7 +58,8 @@ macro_rules! study_tests {
                 };
                 let m: common::report::write::Manifest = serde_json::from_str(&m).expect("manifest.json");
                 let outcome = s.report_json(&m.config, r.trim_end()).expect("the committed results render");
-                let problems: Vec<String> = outcome.figures.iter().flat_map(common::report::plot::lint).collect();
+                let problems: Vec<String> =
+                    outcome.figures.iter().flat_map(common::report::plot::lint_rendered).collect();
                 assert!(problems.is_empty(), "{}: figure problems:\n{}", s.slug(), problems.join("\n"));
             }
 

@@ -16,6 +16,8 @@ th{border-bottom:2px solid #333;border-top:2px solid #333}
 td.pass{color:#0a6b2f;font-weight:600}
 td.fail{color:#b00020;font-weight:700}
 td.ng{color:#555}
+span.ok{color:#0a6b2f;font-weight:600}
+span.bad{color:#b00020;font-weight:700}
 img{max-width:100%;height:auto}
 h3 + p img{display:block;margin:.5rem 0;max-width:min(100%,44rem)}
 code{background:#f3f3f3;padding:0 .2rem;border-radius:3px}
@@ -49,7 +51,10 @@ pub fn markdown(md: &str) -> String {
     });
     let mut out = String::new();
     pulldown_cmark::html::push_html(&mut out, parser);
-    out.replace("<td>pass", "<td class=\"pass\">pass")
+    // The index's ✅/❌ as words: a browser without an emoji font shows boxes.
+    out.replace("✅", "<span class=\"ok\">all pass</span>")
+        .replace("❌", "<span class=\"bad\">FAIL</span>")
+        .replace("<td>pass", "<td class=\"pass\">pass")
         .replace("<td>FAIL", "<td class=\"fail\">FAIL")
         .replace("<td>fail (not gated)", "<td class=\"ng\">fail (not gated)")
 }
@@ -100,6 +105,7 @@ mod tests {
         assert!(h.contains("href=\"https://arxiv.org/abs/1\""));
         assert!(h.contains("<img src=\"figures/f.svg\""));
         assert!(h.contains("<td class=\"pass\">pass</td>") && h.contains("<td class=\"fail\">FAIL</td>"), "{h}");
+        assert!(markdown("| ✅ 3/3 |\n|---|\n").contains("all pass"), "no emoji in the pages");
         let p = page("a <b>", "", &h);
         assert!(p.starts_with("<!DOCTYPE html>") && p.contains("<title>a &lt;b&gt;</title>"));
         assert!(!p.contains("http://") && !p.contains("<script"), "self-contained");

@@ -989,6 +989,71 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What is wrong with a figure's PDF `pdf` (empty when nothing): not a PDF, not one page, no
+/// embedded font, no text drawn (the `Tj`/`TJ` operators of the inflated content streams), or a page
+/// width other than `width_in` inches.
+pub fn pdf_problems(pdf: &[u8], width_in: f64) -> Vec<String> {
+    use std::io::Read;
+    let mut out = vec![];
+    if !pdf.starts_with(b"%PDF-") {
+        return vec!["not a PDF".into()];
+    }
+    let s = String::from_utf8_lossy(pdf);
+    if s.matches("/Type /Page\n").count() + s.matches("/Type /Page\r").count() != 1 {
+        out.push("not exactly one page".into());
+    }
+    if !s.contains("/FontFile2") && !s.contains("/FontFile3") {
+        out.push("no embedded font".into());
+    }
+    let mut text = false;
+    let mut rest = pdf;
+    while let Some(i) = rest.windows(7).position(|w| w == b"stream\n") {
+        let body = &rest[i + 7..];
+        let end = body.windows(9).position(|w| w == b"endstream").unwrap_or(body.len());
+        let mut inflated = Vec::new();
+        if flate2::read::ZlibDecoder::new(&body[..end]).read_to_end(&mut inflated).is_ok()
+            && (inflated.windows(3).any(|w| w == b"Tj\n" || w == b" Tj" || w == b"TJ\n" || w == b" TJ"))
+        {
+            text = true;
+        }
+        rest = &body[(end + 9).min(body.len())..];
+    }
+    if !text {
+        out.push("no text drawn".into());
+    }
+    let width = s
+        .split("/MediaBox [")
+        .nth(1)
+        .and_then(|mb| mb.split(']').next())
+        .and_then(|mb| mb.split_whitespace().nth(2))
+        .and_then(|w| w.parse::<f64>().ok());
+    match width {
+        Some(w) if (w - width_in * 72.0).abs() < 1.0 => {}
+        Some(w) => out.push(format!("page {w} pt wide, expected {} pt", width_in * 72.0)),
+        None => out.push("no media box".into()),
+    }
+    out
+}
+
+/// [`lint`] plus what only the drawn files show: the SVG at the printed width and a PDF that
+/// passes [`pdf_problems`]. Checked for every study's figures by the workspace tests.
+pub fn lint_rendered(fig: &Figure) -> Vec<String> {
+    let mut out = lint(fig);
+    let doc = match svg(fig) {
+        Ok(d) => d,
+        Err(e) => return [out, vec![format!("{}: SVG: {e:#}", fig.name)]].concat(),
+    };
+    let w = width_in(fig.width);
+    if !doc.starts_with(&format!("<svg width=\"{w}in\"")) {
+        out.push(format!("{}: the SVG is not {w} in wide", fig.name));
+    }
+    match pdf(&doc) {
+        Ok(p) => out.extend(pdf_problems(&p, w).into_iter().map(|m| format!("{}: PDF: {m}", fig.name))),
+        Err(e) => out.push(format!("{}: PDF: {e:#}", fig.name)),
+    }
+    out
+}
+
 /// What a reader of the figure would trip over: each problem as a sentence (empty when none).
 /// Checked for every study's figures by the workspace tests.
 pub fn lint(fig: &Figure) -> Vec<String> {
@@ -1166,21 +1231,21 @@ mod tests {
         assert!(svg.contains("Γ entry") && svg.contains("−1.0"), "the colour bar is labelled");
         let wide = Figure { width: Width::Double, ..sample() };
         check_pdf(&pdf_of(&wide), 6.9);
+        // The check sees a wrong width, and a page without text.
+        assert!(pdf_problems(&pdf, 6.9).iter().any(|m| m.contains("wide")));
+        let blank = super::pdf("<svg width=\"1in\" height=\"1in\" viewBox=\"0 0 96 96\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"10\" height=\"10\"/></svg>").unwrap();
+        let p = pdf_problems(&blank, 1.0);
+        assert!(p.iter().any(|m| m.contains("no text")) && p.iter().any(|m| m.contains("font")), "{p:?}");
+        assert!(lint_rendered(&sample()).is_empty(), "{:?}", lint_rendered(&sample()));
     }
 
     fn pdf_of(fig: &Figure) -> Vec<u8> {
         pdf(&svg(fig).unwrap()).unwrap()
     }
 
-    /// A PDF with one page of `width_in` inches, a font embedded, and text drawn.
-    pub(crate) fn check_pdf(pdf: &[u8], width_in: f64) {
-        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-        let s = String::from_utf8_lossy(pdf);
-        assert!(s.contains("/Type /Page") || s.contains("/Type/Page"), "no page");
-        assert!(s.contains("/FontFile2") || s.contains("/FontFile3"), "no embedded font");
-        let mb = s.split("/MediaBox [").nth(1).expect("a media box");
-        let nums: Vec<f64> = mb.split(']').next().unwrap().split_whitespace().map(|v| v.parse().unwrap()).collect();
-        assert!((nums[2] - width_in * 72.0).abs() < 1.0, "width {} pt, expected {}", nums[2], width_in * 72.0);
+    fn check_pdf(pdf: &[u8], width_in: f64) {
+        let problems = pdf_problems(pdf, width_in);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]
