@@ -70,10 +70,8 @@ pub fn page(title: &str, nav: &str, body: &str) -> String {
 /// Write `path` atomically (temporary file, then rename). The temporary name is the writer's own:
 /// runs writing reports side by side (the per-study tests) rename in turn.
 pub(crate) fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp =
-        path.with_file_name(format!(".{name}.{}-{:?}-{nanos}.tmp", std::process::id(), std::thread::current().id()));
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", super::write::unique_suffix()));
     fs::write(&tmp, text)?;
     fs::rename(&tmp, path)?;
     Ok(())

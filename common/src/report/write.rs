@@ -243,9 +243,10 @@ pub fn write_report_into(
     Ok(())
 }
 
-fn unique_suffix() -> String {
+/// A name part no other writer uses at the same time: process, thread and clock.
+pub(crate) fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{}-{}", std::process::id(), nanos)
+    format!("{}-{:?}-{nanos}", std::process::id(), std::thread::current().id())
 }
 
 /// Undo what an interrupted swap may have left: a missing report with a `.old-` copy beside it is
