@@ -28,18 +28,9 @@ compare-jax rounds="3":
 report:
     cargo run --release -q -p repro -- index
 
-# Write a Slurm job-array script running one seed per task for a study's full profile.
+# Slurm scripts for a study's full profile: a job array of n shards and a merge job after it (slurm/<study>/submit.sh).
 slurm study n="8":
-    #!/usr/bin/env bash
-    cat > slurm-{{study}}.sh <<SCRIPT
-    #!/usr/bin/env bash
-    #SBATCH --job-name={{study}}
-    #SBATCH --array=0-$(( {{n}} - 1 ))
-    #SBATCH --cpus-per-task=8
-    #SBATCH --time=24:00:00
-    cargo run --release -q -p repro -- reproduce {{study}} --profile full --seed \$SLURM_ARRAY_TASK_ID --out reports-seed\$SLURM_ARRAY_TASK_ID
-    SCRIPT
-    echo "wrote slurm-{{study}}.sh (sbatch slurm-{{study}}.sh)"
+    cargo run --release -q -p repro -- slurm {{study}} --profile full --shards {{n}}
 
 # The GPU check (parity tests + benchmarks) on a machine with CUDA.
 gpu-check:

@@ -29,6 +29,19 @@ fn bad_input_exits_2_with_a_one_line_message() {
         (vec!["reproduce", FAST_STUDY, "--device", "cuda", "--out", out], "--device cuda asked for"),
         (vec!["check", "--out", "/definitely/not/here"], "does not exist"),
         (vec!["check", "--out", out, "--baseline", "/definitely/not/here"], "does not exist"),
+        (vec!["reproduce", FAST_STUDY, "--shard", "0/2", "--out", out], "accepted is i/N"),
+        (vec!["reproduce", FAST_STUDY, "--shard", "1/2", "--no-cache", "--out", out], "--shard with --no-cache"),
+        // The temporary folder is no git checkout: shards are matched by the code version.
+        (vec!["reproduce", FAST_STUDY, "--shard", "1/2", "--out", out], "--shard needs git"),
+        (vec!["merge", "/definitely/not/here"], "is not a folder"),
+        (vec!["merge", "."], "no shard.json"),
+        (vec!["plan", FAST_STUDY, "--samples", "0"], "--samples 0"),
+        (vec!["plan", FAST_STUDY, "--limit", "0"], "--limit 0"),
+        (vec!["plan", FAST_STUDY, "--shards", "0"], "shard counts"),
+        (vec!["slurm", FAST_STUDY, "--shards", "0"], "--shards 0"),
+        (vec!["slurm", FAST_STUDY, "--sbatch", "partition=x"], "--sbatch `partition=x`"),
+        (vec!["slurm", FAST_STUDY, "--plan-limit", "0"], "needs --time-limit"),
+        (vec!["slurm", FAST_STUDY, "--time-limit", "0"], "--time-limit 0"),
     ];
     for (args, want) in cases {
         let o = repro(&args, dir.path());
@@ -229,4 +242,78 @@ fn broken_cuda_stacks_fall_back_cleanly() {
             assert!(m["device_note"].as_str().unwrap().contains(want), "{}", m["device_note"]);
         }
     }
+}
+
+/// `--shard i/N` on N machines, then `merge`, gives the unsharded report: the same claims, results
+/// and tables, byte for byte (studies with one sweep, with several, and with a handful of cells).
+#[test]
+fn three_shards_merge_to_the_unsharded_report() {
+    // Shards match cells by the code version, which needs the repository (git) as the working dir.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    for study in ["bilevel-unbounded-smooth-borep", "boundary-tilting-adv", FAST_STUDY] {
+        let o = repro(&["reproduce", study, "--out", &p("whole"), "--no-cache"], &root);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        for i in 1..=3 {
+            let shard = format!("{i}/3");
+            let o = repro(&["reproduce", study, "--shard", &shard, "--out", &p(&format!("machine{i}"))], &root);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(stderr(&o).contains(&format!("shard {i}/3")), "{}", stderr(&o));
+            assert!(!dir.path().join(format!("machine{i}")).join(study).exists(), "a shard writes no report");
+        }
+        // Two parts are not a split of three.
+        let o = repro(&["merge", &p("machine1"), &p("machine3"), "--out", &p("merged")], &root);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("shard(s) 2/3 missing"), "{}", stderr(&o));
+        let o = repro(&["merge", &p("machine1"), &p("machine2"), &p("machine3"), "--out", &p("merged")], &root);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let (a, b) = (dir.path().join("whole").join(study), dir.path().join("merged").join(study));
+        for f in ["claims.json", "results.json"] {
+            assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{study}: {f} differs");
+        }
+        for e in std::fs::read_dir(a.join("tables")).unwrap().flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().ends_with(".csv") {
+                let other = std::fs::read(b.join("tables").join(&name)).unwrap();
+                assert_eq!(std::fs::read(e.path()).unwrap(), other, "{study}: {name:?} differs");
+            }
+        }
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
+        assert!(m["cells_cached"].as_u64().unwrap() > 0, "{study}: the merge computed every cell again: {m}");
+    }
+    let o = repro(&["reproduce", FAST_STUDY, "--shard", "4/3", "--out", &p("x")], &root);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("accepted is i/N"), "{}", stderr(&o));
+    let o = repro(&["merge", &p("nowhere")], &root);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// `--seeds`: one report per seed and one aggregate (claims over every seed, tables with a seed
+/// column), which `render` rebuilds from the seeds' results.
+#[test]
+fn several_seeds_make_one_aggregated_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let study = "boundary-tilting-adv";
+    let o = repro(&["reproduce", study, "--seeds", "3..=5", "--no-cache", "--out", out.to_str().unwrap()], dir.path());
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+    for s in [3, 4, 5] {
+        assert!(out.join(format!("seeds/{s}/{study}/claims.json")).is_file(), "seed {s} report missing");
+    }
+    let agg = out.join(study);
+    let claims = std::fs::read_to_string(agg.join("claims.json")).unwrap();
+    assert!(claims.contains("seeds (gated on every seed)"), "{claims}");
+    let rows = std::fs::read_to_string(agg.join("tables/seed_claims.csv")).unwrap();
+    let n_claims = serde_json::from_str::<serde_json::Value>(&claims).unwrap()["claims"].as_array().unwrap().len();
+    assert_eq!(rows.lines().count(), 1 + 3 * n_claims, "{rows}");
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["seeds"], serde_json::json!([3, 4, 5]));
+    let before = std::fs::read(agg.join("README.md")).unwrap();
+    let o = repro(&["render", study, "--out", out.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(agg.join("README.md")).unwrap(), before);
+    let o = repro(&["reproduce", study, "--seeds", "9..=1", "--out", out.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("accepted are lists and ranges"), "{}", stderr(&o));
 }

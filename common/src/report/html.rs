@@ -67,28 +67,21 @@ pub fn page(title: &str, nav: &str, body: &str) -> String {
     )
 }
 
-/// Write `path` atomically (temporary file, then rename). The temporary name is the writer's own:
-/// runs writing reports side by side (the per-study tests) rename in turn.
-pub(crate) fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", super::write::unique_suffix()));
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, path)?;
-    Ok(())
-}
-
 /// `<dir>/index.html` from `<dir>/README.md` (a study's report folder), with the figure files
 /// and the manifest linked.
 pub fn write_study_page(dir: &Path) -> anyhow::Result<()> {
     let md = fs::read_to_string(dir.join("README.md"))?;
     let title = md.lines().next().unwrap_or("report").trim_start_matches('#').trim().to_string();
     let nav = "<a href=\"../index.html\">all reports</a> · <a href=\"claims.json\">claims.json</a> · <a href=\"manifest.json\">manifest.json</a> · <a href=\"claims.tex\">claims.tex</a> · <a href=\"README.md\">README.md</a>";
-    write_atomic(&dir.join("index.html"), &page(&title, nav, &markdown(&md)))
+    super::write::write_atomic(&dir.join("index.html"), &page(&title, nav, &markdown(&md)))
 }
 
 /// `<out>/index.html` from the index Markdown `md`.
 pub fn write_index_page(out: &Path, md: &str) -> anyhow::Result<()> {
-    write_atomic(&out.join("index.html"), &page("Reports", "<a href=\"README.md\">README.md</a>", &markdown(md)))
+    super::write::write_atomic(
+        &out.join("index.html"),
+        &page("Reports", "<a href=\"README.md\">README.md</a>", &markdown(md)),
+    )
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ pub fn write_index(out: &Path) -> Result<()> {
             r.thumb.as_ref().map(|t| format!("<img src=\"{t}\" width=\"160\">")).unwrap_or_default()
         );
     }
-    super::html::write_atomic(&out.join("README.md"), &s)?;
+    super::write::write_atomic(&out.join("README.md"), &s)?;
     // The HTML pages, from the same Markdown.
     super::html::write_index_page(out, &s)?;
     for r in &rows {

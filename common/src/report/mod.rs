@@ -9,6 +9,7 @@ pub mod html;
 pub mod index;
 pub mod latex;
 pub mod plot;
+pub mod seeds;
 pub mod spec;
 mod train_table;
 pub mod write;

@@ -60,6 +60,10 @@ pub struct Manifest {
     pub cells_run: u64,
     /// Sweep cells read back from the cache.
     pub cells_cached: u64,
+    /// The seeds of an aggregated report (`--seeds`; each seed's report is under
+    /// `<out>/seeds/<seed>/<slug>/`); empty for a single-seed run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
 }
 
 /// The paper's identity as shown in the report.
@@ -156,10 +160,15 @@ fn readme(paper: &PaperInfo, outcome: &Outcome, claims: &ClaimsFile, manifest: &
         s += &format!(" · official code: {code}");
     }
     s += "\n\n";
+    let list = manifest.seeds.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+    let (seed_words, seed_flag) = if manifest.seeds.is_empty() {
+        (format!("seed {}", claims.seed), format!("--seed {}", claims.seed))
+    } else {
+        (format!("seeds {} (a claim passes only at every seed)", list.replace(',', ", ")), format!("--seeds {list}"))
+    };
     s += &format!(
-        "Profile `{}`, seed {}, {} gated claims passed of {} ({} reported, not gated). Wall time {:.1} s on {} ({} threads, device {}). Commit `{}`{}.\n\n",
+        "Profile `{}`, {seed_words}, {} gated claims passed of {} ({} reported, not gated). Wall time {:.1} s on {} ({} threads, device {}). Commit `{}`{}.\n\n",
         claims.profile,
-        claims.seed,
         passed,
         gated.len(),
         outcome.claims.len() - gated.len(),
@@ -171,8 +180,8 @@ fn readme(paper: &PaperInfo, outcome: &Outcome, claims: &ClaimsFile, manifest: &
         if manifest.git_dirty { " (dirty)" } else { "" }
     );
     s += &format!(
-        "Regenerate: `cargo reproduce {} --profile {} --seed {}` (or `just reproduce {}`); re-render from `results.json` without re-running: `cargo repro render {0}`.\n\n",
-        paper.slug, claims.profile, claims.seed, paper.slug
+        "Regenerate: `cargo reproduce {} --profile {} {seed_flag}` (or `just reproduce {}`); re-render from `results.json` without re-running: `cargo repro render {0}`.\n\n",
+        paper.slug, claims.profile, paper.slug
     );
     s += "## Claims\n\n";
     s += &claims_markdown(&outcome.claims);
@@ -240,6 +249,16 @@ pub fn write_report_into(
     fs::write(dir.join("claims.tex"), super::latex::claims(&outcome.claims))?;
     write_json(&dir.join("manifest.json"), manifest)?;
     fs::write(dir.join("README.md"), readme(paper, outcome, claims, manifest))?;
+    Ok(())
+}
+
+/// Write `path` atomically (temporary file, then rename). The temporary name is the writer's own:
+/// runs writing side by side (the per-study tests) rename in turn.
+pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", unique_suffix()));
+    fs::write(&tmp, text)?;
+    fs::rename(&tmp, path)?;
     Ok(())
 }
 
@@ -354,6 +373,7 @@ mod tests {
             hvp_evals: 0,
             cells_run: 0,
             cells_cached: 0,
+            seeds: vec![],
         };
         (paper, o, claims, manifest)
     }

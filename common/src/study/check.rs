@@ -62,8 +62,13 @@ pub fn fmt_bytes(b: f64) -> String {
     if u == 0 { format!("{x:.0} B") } else { format!("{x:.1} {}", units[u]) }
 }
 
-fn fmt_secs(t: f64) -> String {
-    if t < 120.0 {
+/// Seconds for people: `0.042 s`, `3.1 s`, `95 s`, `12 min`, `3.5 h`.
+pub fn fmt_secs(t: f64) -> String {
+    if t < 0.1 {
+        format!("{t:.3} s")
+    } else if t < 10.0 {
+        format!("{t:.1} s")
+    } else if t < 120.0 {
         format!("{t:.0} s")
     } else if t < 7200.0 {
         format!("{:.0} min", t / 60.0)

@@ -10,7 +10,10 @@
 pub mod check;
 pub mod conformance;
 pub mod overrides;
+pub mod plan;
 pub mod runner;
+pub mod shard;
+pub mod slurm;
 pub mod sweep;
 
 use crate::device::Device;
@@ -217,6 +220,10 @@ pub struct Ctx {
     pub cells_run: AtomicU64,
     /// Sweep cells read back from the cache so far.
     pub cells_cached: AtomicU64,
+    /// `--shard i/N`: compute only this part's cells (see [`shard`]).
+    pub shard: Option<shard::Shard>,
+    /// `repro plan`: sample the first sweep and stop (see [`plan`]).
+    pub plan: Option<plan::Probe>,
 }
 
 impl Ctx {
@@ -233,6 +240,8 @@ impl Ctx {
             cache_prefix: String::new(),
             cells_run: AtomicU64::new(0),
             cells_cached: AtomicU64::new(0),
+            shard: None,
+            plan: None,
         }
     }
 
@@ -264,6 +273,22 @@ impl Ctx {
         R: Serialize + DeserializeOwned + Send,
         F: Fn(&C, Seed) -> Result<R> + Sync + Send,
     {
+        if let Some(probe) = &self.plan {
+            let idx = probe.sample_indices(cells.len());
+            (probe.sink)(plan::Event::Sweep {
+                grid: name.into(),
+                cells: cells.len(),
+                sampled: idx.len(),
+                t: probe.t(),
+            });
+            for i in idx {
+                let cj = serde_json::to_string(&cells[i])?;
+                let t = std::time::Instant::now();
+                f(&cells[i], self.seed.child("grid").child(name).child(&cj))?;
+                (probe.sink)(plan::Event::Cell { seconds: t.elapsed().as_secs_f64() });
+            }
+            return Err(plan::PlanStop { grid: name.into() }.into());
+        }
         let progress = self.progress(name, cells.len() as u64);
         let run_cell = |c: &C| -> Result<R> {
             let cj = serde_json::to_string(c)?;
@@ -285,14 +310,38 @@ impl Ctx {
             progress.inc(1);
             Ok(r)
         };
-        let results: Vec<Result<R>> = if self.jobs <= 1 {
-            cells.iter().map(run_cell).collect()
+        // Under `--shard`, a cell of another shard is only read from the cache; when one is
+        // missing, this shard's part of the study ends at this sweep (after its own cells).
+        let cached = |c: &C| -> Option<Result<R>> {
+            let cj = serde_json::to_string(c).ok()?;
+            let p = self.cache_dir.as_ref()?.join(format!("{}.json", self.cell_key(name, &cj)));
+            let r = serde_json::from_str::<R>(&std::fs::read_to_string(p).ok()?).ok()?;
+            self.cells_cached.fetch_add(1, Ordering::Relaxed);
+            progress.inc(1);
+            Some(Ok(r))
+        };
+        let run_or_skip = |c: &C| -> Option<Result<R>> {
+            match &self.shard {
+                Some(sh) if !serde_json::to_string(c).is_ok_and(|cj| sh.owns(name, &cj)) => cached(c),
+                _ => Some(run_cell(c)),
+            }
+        };
+        let results: Vec<Option<Result<R>>> = if self.jobs <= 1 {
+            cells.iter().map(run_or_skip).collect()
         } else {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(self.jobs).build()?;
-            pool.install(|| cells.par_iter().map(run_cell).collect())
+            pool.install(|| cells.par_iter().map(run_or_skip).collect())
         };
         progress.finish();
-        results.into_iter().collect()
+        let missing = results.iter().filter(|r| r.is_none()).count();
+        if let (Some(sh), true) = (self.shard, missing > 0) {
+            // A failed own cell is still this shard's error to report.
+            for r in results.into_iter().flatten() {
+                r?;
+            }
+            return Err(shard::ShardStop { shard: sh, grid: name.into(), owned: cells.len() - missing, missing }.into());
+        }
+        results.into_iter().map(|r| r.expect("no cell is skipped without a shard")).collect()
     }
 }
 
@@ -379,6 +428,45 @@ mod tests {
         ctx7.cache_prefix = "demo|quick|{\"x\":1}|7|v1".into();
         ctx7.grid("h", &[8u32], g).unwrap();
         assert_eq!(ctx7.cells_run.load(Ordering::Relaxed), 1);
+    }
+
+    /// N shards compute each cell once between them; a shard stops at the split sweep with
+    /// `ShardStop`; their cells, gathered, give the unsharded results without recomputing.
+    #[test]
+    fn shards_split_cells_once_and_merge_to_the_unsharded_results() {
+        let f = |c: &u32, s: Seed| -> Result<(u32, u64)> { Ok((c * 10, s.0)) };
+        let cells: Vec<u32> = (0..23).collect();
+        let whole = Ctx::for_test(7, Profile::Quick).grid("g", &cells, f).unwrap();
+        let merged = tempfile::tempdir().unwrap();
+        let mut total = 0;
+        for i in 1..=3 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ctx = cached_ctx(dir.path());
+            ctx.shard = Some(shard::Shard { index: i, count: 3 });
+            let e = ctx.grid("g", &cells, f).unwrap_err();
+            let stop = e.downcast_ref::<shard::ShardStop>().expect("a shard stops at the split sweep");
+            assert_eq!(stop.owned + stop.missing, 23);
+            assert_eq!(stop.owned as u64, ctx.cells_run.load(Ordering::Relaxed));
+            total += stop.owned;
+            for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                std::fs::copy(e.path(), merged.path().join(e.file_name())).unwrap();
+            }
+        }
+        assert_eq!(total, 23, "each cell is computed by exactly one shard");
+        let ctx = cached_ctx(merged.path());
+        assert_eq!(ctx.grid("g", &cells, f).unwrap(), whole);
+        assert_eq!(ctx.cells_run.load(Ordering::Relaxed), 0);
+        assert_eq!(ctx.cells_cached.load(Ordering::Relaxed), 23);
+        // A shard with every other cell cached runs past the sweep.
+        let mut ctx = cached_ctx(merged.path());
+        ctx.shard = Some(shard::Shard { index: 2, count: 3 });
+        assert_eq!(ctx.grid("g", &cells, f).unwrap(), whole);
+        // A failing own cell is reported as the failure, not as a split.
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = cached_ctx(dir.path());
+        ctx.shard = Some(shard::Shard { index: 1, count: 2 });
+        let e = ctx.grid("g", &cells, |_: &u32, _| -> Result<u32> { anyhow::bail!("boom") }).unwrap_err();
+        assert!(e.downcast_ref::<shard::ShardStop>().is_none() && format!("{e:#}").contains("boom"), "{e:#}");
     }
 
     #[test]

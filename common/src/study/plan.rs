@@ -1,0 +1,229 @@
+//! Cost before you run: `repro plan` samples a study's first sweep and estimates the whole.
+//!
+//! The study runs with a [`Probe`] in its [`Ctx`](super::Ctx). Its setup (the code before the
+//! first sweep) runs as usual; at the first sweep the probe records the number of cells, runs a few
+//! of them spread over the grid (one at a time, uncached), and stops the study with [`PlanStop`].
+//! Every step is an [`Event`] handed to the probe's sink as it happens, so a caller that runs the
+//! probe in a child process with a time limit still learns what happened before the limit.
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the probe saw, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The study's measure started.
+    Started,
+    /// The first sweep was reached after `t` seconds of setup: `cells` cells; `sampled` of them
+    /// are about to run.
+    Sweep {
+        /// The sweep's name.
+        grid: String,
+        /// Its number of cells.
+        cells: usize,
+        /// How many the probe runs.
+        sampled: usize,
+        /// Seconds since the start.
+        t: f64,
+    },
+    /// One sampled cell took `seconds`.
+    Cell {
+        /// Seconds of that cell (one thread).
+        seconds: f64,
+    },
+    /// The study ended without a sweep after `t` seconds (the whole run was the sample).
+    Finished {
+        /// Seconds since the start.
+        t: f64,
+    },
+}
+
+/// The probe: how many cells to sample and where the events go.
+#[derive(Clone)]
+pub struct Probe {
+    /// Cells to run from the first sweep (spread evenly over it).
+    pub samples: usize,
+    /// When the study started.
+    pub start: Instant,
+    /// Receives every event.
+    pub sink: Arc<dyn Fn(Event) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Probe {{ samples: {} }}", self.samples)
+    }
+}
+
+impl Probe {
+    /// Seconds since the start.
+    pub fn t(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+    /// The cells to sample out of `n`: `min(n, samples)` indices spread evenly, first and last
+    /// included.
+    pub fn sample_indices(&self, n: usize) -> Vec<usize> {
+        let k = self.samples.clamp(1, n.max(1)).min(n);
+        if k <= 1 {
+            return (0..k).collect();
+        }
+        (0..k).map(|j| j * (n - 1) / (k - 1)).collect()
+    }
+}
+
+/// The probe has what it came for: the study stops at its first sweep.
+#[derive(Debug, thiserror::Error)]
+#[error("plan: sampled sweep `{grid}`")]
+pub struct PlanStop {
+    /// The sweep sampled.
+    pub grid: String,
+}
+
+/// The estimate from the events of one probe.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    /// Seconds before the first sweep (or of the whole run, without one).
+    pub setup_seconds: f64,
+    /// The first sweep: name and number of cells.
+    pub sweep: Option<(String, usize)>,
+    /// Seconds of each sampled cell.
+    pub cell_seconds: Vec<f64>,
+    /// The run ended without a sweep (then `setup_seconds` is the whole run).
+    pub finished: bool,
+    /// The probe was stopped at its time limit.
+    pub timed_out: bool,
+}
+
+impl Plan {
+    /// Collect a probe's events (`timed_out`: the probe was stopped at `limit` seconds).
+    pub fn from_events(events: &[Event], timed_out: bool, limit: f64) -> Plan {
+        let mut p = Plan { setup_seconds: 0.0, sweep: None, cell_seconds: vec![], finished: false, timed_out };
+        for e in events {
+            match e {
+                Event::Started => {}
+                Event::Sweep { grid, cells, t, .. } => {
+                    p.setup_seconds = *t;
+                    p.sweep = Some((grid.clone(), *cells));
+                }
+                Event::Cell { seconds } => p.cell_seconds.push(*seconds),
+                Event::Finished { t } => {
+                    p.setup_seconds = *t;
+                    p.finished = true;
+                }
+            }
+        }
+        if timed_out && p.sweep.is_none() {
+            p.setup_seconds = limit;
+        }
+        p
+    }
+    /// Mean seconds per cell of the sample (`None` without a finished sample).
+    pub fn per_cell(&self) -> Option<f64> {
+        (!self.cell_seconds.is_empty()).then(|| self.cell_seconds.iter().sum::<f64>() / self.cell_seconds.len() as f64)
+    }
+    /// Estimated wall seconds of the first sweep plus the setup, with `jobs` threads over `shards`
+    /// machines (per machine); `None` when no cell finished.
+    pub fn seconds(&self, jobs: usize, shards: usize) -> Option<f64> {
+        if self.finished {
+            return Some(self.setup_seconds);
+        }
+        let (_, n) = self.sweep.as_ref()?;
+        let per = self.per_cell()?;
+        let per_shard = n.div_ceil(shards.max(1));
+        Some(self.setup_seconds + per_shard.div_ceil(jobs.max(1)) as f64 * per)
+    }
+    /// The lines `repro plan` prints.
+    pub fn describe(&self, jobs: usize, shards: &[usize]) -> Vec<String> {
+        let fmt = super::check::fmt_secs;
+        let threads = if jobs == 1 { "1 thread".to_string() } else { format!("{jobs} threads") };
+        let mut out = vec![];
+        if self.finished {
+            out.push(format!(
+                "no sweep: the whole run took {} (it is one unit; shards do not split it)",
+                fmt(self.setup_seconds)
+            ));
+            return out;
+        }
+        let Some((grid, n)) = &self.sweep else {
+            out.push(format!(
+                "no sweep cell reached within {}: the setup before the first sweep takes longer (or the study has \
+                 no sweep and runs as one unit); the run takes more than that",
+                fmt(self.setup_seconds)
+            ));
+            return out;
+        };
+        out.push(format!("setup before the first sweep: {}", fmt(self.setup_seconds)));
+        match self.per_cell() {
+            None => out.push(format!(
+                "sweep `{grid}`: {n} cells; the first sampled cell did not finish within the time limit \
+                 (so each takes on the order of the limit or more)"
+            )),
+            Some(per) => {
+                let (lo, hi) =
+                    self.cell_seconds.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+                out.push(format!(
+                    "sweep `{grid}`: {n} cells; {} sampled: {} per cell ({}–{}){}",
+                    self.cell_seconds.len(),
+                    fmt(per),
+                    fmt(lo),
+                    fmt(hi),
+                    if self.timed_out { "; the sample was cut at the time limit" } else { "" }
+                ));
+                out.push(format!(
+                    "estimate: {} of cell time; {} with {threads} on one machine",
+                    fmt(*n as f64 * per),
+                    fmt(self.seconds(jobs, 1).unwrap_or(f64::NAN))
+                ));
+                for &s in shards.iter().filter(|&&s| s > 1) {
+                    out.push(format!(
+                        "  --shards {s}: {} cells per shard, about {} each with {threads}",
+                        n.div_ceil(s),
+                        fmt(self.seconds(jobs, s).unwrap_or(f64::NAN))
+                    ));
+                }
+                out.push(
+                    "not sampled: any later sweep and the code after the first sweep (they run in the merge)".into(),
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_indices_spread_over_the_grid() {
+        let p = Probe { samples: 3, start: Instant::now(), sink: Arc::new(|_| {}) };
+        assert_eq!(p.sample_indices(10), vec![0, 4, 9]);
+        assert_eq!(p.sample_indices(2), vec![0, 1]);
+        assert_eq!(p.sample_indices(1), vec![0]);
+        assert_eq!(p.sample_indices(0), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn estimates_from_events() {
+        let ev = vec![
+            Event::Started,
+            Event::Sweep { grid: "g".into(), cells: 100, sampled: 2, t: 1.0 },
+            Event::Cell { seconds: 2.0 },
+            Event::Cell { seconds: 4.0 },
+        ];
+        let p = Plan::from_events(&ev, false, 60.0);
+        assert_eq!(p.per_cell(), Some(3.0));
+        // 1 s setup + 100 cells x 3 s over 2 threads = 151 s; 4 shards: 25 cells each, 13 rounds.
+        assert_eq!(p.seconds(2, 1), Some(151.0));
+        assert_eq!(p.seconds(2, 4), Some(1.0 + 13.0 * 3.0));
+        assert!(p.describe(2, &[4]).iter().any(|l| l.contains("--shards 4: 25 cells per shard")));
+        let cut = Plan::from_events(&ev[..2], true, 60.0);
+        assert_eq!(cut.seconds(2, 1), None);
+        assert!(cut.describe(2, &[]).iter().any(|l| l.contains("did not finish")));
+        let none = Plan::from_events(&[Event::Started], true, 60.0);
+        assert_eq!(none.setup_seconds, 60.0);
+        let done = Plan::from_events(&[Event::Started, Event::Finished { t: 5.0 }], false, 60.0);
+        assert_eq!(done.seconds(2, 8), Some(5.0));
+    }
+}
