@@ -170,15 +170,19 @@ impl Plan {
                     fmt(hi),
                     if self.timed_out { "; the sample was cut at the time limit" } else { "" }
                 ));
+                // A sample cut at the limit lost its slowest cells: its mean is a lower bound.
+                let at_least = if self.timed_out { "at least " } else { "" };
                 out.push(format!(
-                    "estimate: {} of cell time; {} with {threads} on one machine",
+                    "estimate: {at_least}{} of cell time; {at_least}{} with {threads} on one machine",
                     fmt(*n as f64 * per),
                     fmt(self.seconds(jobs, 1).unwrap_or(f64::NAN))
                 ));
                 for &s in shards.iter().filter(|&&s| s > 1) {
+                    let per_shard = n.div_ceil(s);
                     out.push(format!(
-                        "  --shards {s}: {} cells per shard, about {} each with {threads}",
-                        n.div_ceil(s),
+                        "  --shards {s}: {per_shard} cell{} per shard, {}{} each with {threads}",
+                        if per_shard == 1 { "" } else { "s" },
+                        if self.timed_out { "at least " } else { "about " },
                         fmt(self.seconds(jobs, s).unwrap_or(f64::NAN))
                     ));
                 }
@@ -218,6 +222,13 @@ mod tests {
         assert_eq!(p.seconds(2, 1), Some(151.0));
         assert_eq!(p.seconds(2, 4), Some(1.0 + 13.0 * 3.0));
         assert!(p.describe(2, &[4]).iter().any(|l| l.contains("--shards 4: 25 cells per shard")));
+        let part = Plan::from_events(&ev[..3], true, 60.0);
+        assert!(
+            part.describe(2, &[100]).iter().any(|l| l.contains("estimate: at least")),
+            "{:?}",
+            part.describe(2, &[])
+        );
+        assert!(part.describe(2, &[100]).iter().any(|l| l.contains("1 cell per shard, at least")));
         let cut = Plan::from_events(&ev[..2], true, 60.0);
         assert_eq!(cut.seconds(2, 1), None);
         assert!(cut.describe(2, &[]).iter().any(|l| l.contains("did not finish")));
