@@ -2,7 +2,7 @@
 //! the `Study` contract. Layers, lowest first; a layer imports only layers below it (the test
 //! `layers::no_upward_imports` checks it):
 //!
-//! `error`, `counters`, `progress` < `rng` < `linalg` < `stats` < `prox`, `spectral`, `solve`, `admm` <
+//! `error`, `counters`, `progress` < `rng` < `linalg`, `dual` < `stats` < `prox`, `spectral`, `solve`, `admm` <
 //! `data` < `device` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` < `study`.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the study contract and the report tree.
@@ -12,6 +12,7 @@ pub mod boundprop;
 pub mod counters;
 pub mod data;
 pub mod device;
+pub mod dual;
 pub mod error;
 pub mod gpu;
 pub mod linalg;
@@ -40,7 +41,7 @@ mod layers {
         const ORDER: &[&[&str]] = &[
             &["error", "counters", "progress"],
             &["rng"],
-            &["linalg"],
+            &["linalg", "dual"],
             &["stats"],
             &["prox", "spectral", "solve", "admm"],
             &["data"],

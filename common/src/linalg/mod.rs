@@ -1,10 +1,12 @@
 //! Linear algebra: dense helpers over ndarray with faer for factorizations and
 //! eigen-decompositions; matrix-free operators and Krylov methods.
 
+pub mod assign;
 pub mod dense;
 pub mod krylov;
 pub mod ops;
 pub mod power;
+pub mod rank;
 pub mod trace;
 
 pub use dense::{

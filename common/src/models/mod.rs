@@ -23,6 +23,7 @@ pub mod input;
 pub mod loss;
 pub mod lsa;
 pub mod mlp;
+pub mod path;
 
 #[cfg(test)]
 mod tests;

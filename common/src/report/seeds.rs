@@ -7,7 +7,8 @@
 //! - **tables**: each table's rows from every seed, with a leading `seed` column (`root_seed`
 //!   when the table has a `seed` column of its own);
 //! - **figures**: a curve whose x values agree across seeds becomes the mean over seeds with the
-//!   min–max band; curves that do not line up are drawn per seed; heat maps are averaged.
+//!   min–max band (a reference line: the mean only); curves that do not line up are drawn per
+//!   seed; heat maps are averaged.
 use super::{Claim, Column, Figure, FigureKind, Outcome, Series, Style, Table};
 use crate::stats::mean_sd;
 
@@ -116,7 +117,15 @@ fn merge_series(seeds: &[u64], all: &[&Series]) -> Vec<Series> {
     if same_x && all.iter().all(|s| s.y == first.y) {
         return vec![first.clone()];
     }
-    if same_x && first.style != Style::Reference {
+    if same_x && first.style == Style::Reference {
+        // A reference drawn from each seed's data (an anchored slope, a fitted level): its mean,
+        // without a band, so the legend keeps one entry.
+        let mut s = first.clone();
+        s.y = (0..first.x.len()).map(|i| all.iter().map(|x| x.y[i]).sum::<f64>() / all.len() as f64).collect();
+        s.band = None;
+        return vec![s];
+    }
+    if same_x {
         let k = first.x.len();
         let col = |i: usize| all.iter().map(|s| s.y[i]).filter(|v| v.is_finite()).collect::<Vec<f64>>();
         let mean: Vec<f64> = (0..k)
@@ -288,6 +297,15 @@ mod tests {
         assert_eq!(s[0].band, Some((vec![1.0, 0.0], vec![3.0, 4.0])));
         let FigureKind::Heatmap(m) = &o.figures[1].kind else { panic!() };
         assert!((m[0][0] - 6.5 / 3.0).abs() < 1e-12);
+        let mut r1 = outcome(2.0, vec![1.0, 2.0]);
+        let mut r2 = outcome(2.0, vec![1.0, 2.0]);
+        for (o, level) in [(&mut r1, 1.0), (&mut r2, 3.0)] {
+            if let FigureKind::Xy(s) = &mut o.figures[0].kind {
+                s[1] = Series::hline("ref", level, 1.0, 2.0);
+            }
+        }
+        let FigureKind::Xy(s) = &aggregate(&[1, 2], &[r1, r2]).unwrap().figures[0].kind else { panic!() };
+        assert_eq!((s[1].label.as_str(), s[1].y.clone(), s[1].band.is_none()), ("ref", vec![2.0, 2.0], true));
         let all = aggregate(&[1, 2], &[outcome(2.0, vec![1.0, 2.0]), outcome(3.0, vec![1.0, 2.0])]).unwrap();
         // A table with its own `seed` column keeps it; the root seed goes beside it.
         let mut a = outcome(2.0, vec![1.0, 2.0]);

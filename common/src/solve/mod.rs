@@ -20,6 +20,7 @@
 pub mod implicit;
 pub mod linear;
 pub mod nonlinear;
+pub mod sketch;
 
 pub use implicit::{FixedPoint, FnRoot, LinearSolve, RootMap, root_jacobian, root_jvp, root_vjp};
 pub use linear::{DenseLu, FnMap, KrylovOpts, KrylovSolution, LinMap, Sym, bicgstab, gmres, normal_cg};

@@ -580,7 +580,7 @@ fn an_ihvp_that_rebuilds_its_vectors_fails_c2b() {
     let (c2b, c2e) = (claim(&claims, "C2b"), claim(&claims, "C2e"));
     eprintln!("planted rebuild: count slope {}, time slope {}", c2b.measured, c2e.measured);
     assert!(!c2b.passed && c2b.measured > 1.8, "{c2b:?}");
-    assert!(!c2e.passed && c2e.measured > 1.4, "{c2e:?}");
+    assert!(!c2e.passed && c2e.measured > 1.6, "{c2e:?}");
     assert!(claim(&claims, "C2a").passed, "linear in d all the same");
 }
 
