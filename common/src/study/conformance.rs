@@ -127,6 +127,41 @@ pub fn quick_contract(study: &dyn DynStudy, out: &Path, seed: u64, baseline_dir:
     sum
 }
 
+/// Calibration by hand: `measure` + `report` of the quick profile at `CAL_SEEDS` (default 30)
+/// root seeds from `CAL_START` (default 100000), without figures. Prints each seed's claims (`!`
+/// marks a failure) and, per claim, min / median / max and the gated failures; returns every
+/// seed's results and outcome for study-specific summaries.
+pub fn calibrate<S: super::Study>(study: &S) -> Vec<(u64, S::Results, crate::Outcome)> {
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
+    let (n, start) = (env("CAL_SEEDS", 30), env("CAL_START", 100_000));
+    let cfg = study.config(Profile::Quick);
+    let mut runs = vec![];
+    for seed in start..start + n {
+        let r = study.measure(&cfg, &super::Ctx::for_test(seed, Profile::Quick)).expect("measure");
+        let out = study.report(&cfg, &r).expect("report");
+        let line: Vec<String> = out
+            .claims
+            .iter()
+            .map(|c| format!("{}={}{}", c.id, crate::report::fmt_num(c.measured), if c.passed { "" } else { "!" }))
+            .collect();
+        eprintln!("seed {seed}: {}", line.join(" "));
+        runs.push((seed, r, out));
+    }
+    for (i, c) in S::CLAIMS.iter().enumerate() {
+        let v: Vec<f64> = runs.iter().map(|(_, _, o)| o.claims[i].measured).collect();
+        let fails = runs.iter().filter(|(_, _, o)| o.claims[i].gated && !o.claims[i].passed).count();
+        let f = crate::report::fmt_num;
+        eprintln!(
+            "{}: min {} median {} max {}; gated failures {fails}/{n}",
+            c.id,
+            f(crate::stats::min(&v)),
+            f(crate::stats::median(&v)),
+            f(crate::stats::max(&v))
+        );
+    }
+    runs
+}
+
 /// The root seeds of `seed_checks!`: `REPRO_SEEDS` (comma-separated), default `1,2,3`.
 pub fn check_seeds() -> Vec<u64> {
     std::env::var("REPRO_SEEDS")

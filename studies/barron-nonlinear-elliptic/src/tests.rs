@@ -327,34 +327,7 @@ fn planted_missing_norm_term_fails_m2() {
 #[test]
 #[ignore = "calibration over many seeds (minutes)"]
 fn calibrate() {
-    let n: u64 = std::env::var("CAL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
-    let start: u64 = std::env::var("CAL_START").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let cfg = Config::quick();
-    let mut rows = vec![];
-    for s in 0..n {
-        let seed = start + s;
-        let ctx = Ctx::for_test(seed, Profile::Quick);
-        let r = BarronNonlinearElliptic.measure(&cfg, &ctx).unwrap();
-        let out = BarronNonlinearElliptic.report(&cfg, &r).unwrap();
-        let line: Vec<String> = out
-            .claims
-            .iter()
-            .map(|c| format!("{}={:.5}{}", c.id, c.measured, if c.passed { "" } else { "!" }))
-            .collect();
-        eprintln!("seed {seed}: {}", line.join(" "));
-        rows.push(out.claims.iter().map(|c| (c.measured, c.passed || !c.gated)).collect::<Vec<_>>());
-    }
-    for (i, c) in CLAIMS.iter().enumerate() {
-        let v: Vec<f64> = rows.iter().map(|r| r[i].0).collect();
-        let fails = rows.iter().filter(|r| !r[i].1).count();
-        eprintln!(
-            "{}: min {:.5} max {:.5} mean {:.5}; gated failures {fails}/{n}",
-            c.id,
-            common::stats::min(&v),
-            common::stats::max(&v),
-            common::stats::mean(&v)
-        );
-    }
+    common::study::conformance::calibrate(&BarronNonlinearElliptic);
 }
 
 /// Writes the default seed's forcing, rates and u* (N = 32) for `reference/cross_check.py`.

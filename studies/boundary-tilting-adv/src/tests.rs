@@ -401,35 +401,12 @@ fn planted_orientation_free_strength_fails_b4() {
 /// The quick profile at many root seeds: every claim's spread and the gates' failure counts.
 /// `cargo test --release -p boundary_tilting_adv -- --ignored calibrate --nocapture`
 #[test]
-#[ignore = "calibration: the quick profile at CALIB_SEEDS root seeds (default 30) from CALIB_START (1000)"]
+#[ignore = "calibration: the quick profile at CAL_SEEDS root seeds (default 30) from CAL_START (default 100000)"]
 fn calibrate() {
-    let n: u64 = std::env::var("CALIB_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
-    let cfg = Config::quick();
-    let mut per: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
-    let mut fails: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut top = vec![];
-    let start: u64 = std::env::var("CALIB_START").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    for seed in start..start + n {
-        let r = BoundaryTiltingAdv.measure(&cfg, &Ctx::for_test(seed, Profile::Quick)).unwrap();
-        let out = BoundaryTiltingAdv.report(&cfg, &r).unwrap();
-        top.push(r.splits.iter().map(|s| s.svm[0].theta_deg).fold(0.0, f64::max));
-        for c in &out.claims {
-            per.entry(c.id.clone()).or_default().push(c.measured);
-            if c.gated && !c.passed {
-                *fails.entry(c.id.clone()).or_default() += 1;
-            }
-        }
-    }
+    let runs = common::study::conformance::calibrate(&BoundaryTiltingAdv);
+    let top: Vec<f64> =
+        runs.iter().map(|(_, r, _)| r.splits.iter().map(|s| s.svm[0].theta_deg).fold(0.0, f64::max)).collect();
     eprintln!("largest θ(λ_min) of a run: min {} max {}", fmt(common::stats::min(&top)), fmt(common::stats::max(&top)));
-    for (id, v) in &per {
-        eprintln!(
-            "{id}: min {} median {} max {}; gate failures {}/{n}",
-            fmt(common::stats::min(v)),
-            fmt(common::stats::median(v)),
-            fmt(common::stats::max(v)),
-            fails.get(id).copied().unwrap_or(0)
-        );
-    }
 }
 
 /// Writes one split (the noisy variant of split 0 at the default seed) and the Rust θ(λ) for the
