@@ -29,7 +29,7 @@ pub mod study;
 pub mod train;
 
 pub use error::BadInput;
-pub use report::{Claim, ClaimSpec, Expect, F64, Figure, Outcome, Series, Table};
+pub use report::{Claim, ClaimSpec, Expect, F64, Figure, Outcome, SeedGate, Series, Table};
 pub use rng::Seed;
 pub use study::{Cell, Checks, Ctx, DynStudy, Estimate, Paper, Profile, Profiles, Study, Sweep, Swept, Validate};
 

@@ -62,9 +62,10 @@ enum Cmd {
         /// Override a config field, type-checked: --set key=value (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Output folder.
-        #[arg(long, default_value = "reports")]
-        out: PathBuf,
+        /// Output folder (default: `reports` for the quick profile, `reports/full` for the full
+        /// one, so a full run never replaces the quick regression baseline).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Threads for sweep cells (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -163,6 +164,10 @@ enum Cmd {
         /// Shard counts to estimate per-shard time for (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "4,16")]
         shards: Vec<usize>,
+        /// Also record the estimates in this JSON file (entries of other studies in it are kept),
+        /// e.g. reports/full/plan.json, which the table of studies reads.
+        #[arg(long)]
+        save: Option<PathBuf>,
     },
     /// Write Slurm batch scripts for a study: a job array of shards (one task per shard) and a
     /// merge job that runs after every task succeeded; resources from `plan`'s sample.
@@ -282,6 +287,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
+            let out = out.unwrap_or_else(|| default_out(profile));
             let probed = probe(device)?;
             let opts = RunOpts {
                 profile,
@@ -531,7 +537,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Plan { studies, profile, seed, sets, samples, limit, jobs, shards } => {
+        Cmd::Plan { studies, profile, seed, sets, samples, limit, jobs, shards, save } => {
             let profile_p: Profile = profile.parse()?;
             let parsed = parse_sets(&sets)?;
             let selected = select(&studies)?;
@@ -552,12 +558,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 resolve_config(s.as_ref(), profile_p, &parsed)?;
             }
             let jobs = jobs.unwrap_or_else(rayon::current_num_threads);
+            let mut saved = match &save {
+                Some(path) => common::study::plan::PlanFile::read(path)?,
+                None => Default::default(),
+            };
             for s in &selected {
                 let (events, timed_out) = probe_child(s.slug(), &profile, seed, &sets, samples, limit)?;
                 let plan = common::study::plan::Plan::from_events(&events, timed_out, limit);
                 println!("{} ({}, seed {seed}):", s.slug(), profile_p.as_str());
-                for line in plan.describe(jobs, &shards) {
+                let lines = plan.describe(jobs, &shards);
+                for line in &lines {
                     println!("  {line}");
+                }
+                if let Some(path) = &save {
+                    saved.put(common::study::plan::PlanEntry::new(s.slug(), profile_p, seed, jobs, limit, plan, lines));
+                    saved.write(path)?;
                 }
                 let quick = PathBuf::from("reports").join(s.slug()).join("manifest.json");
                 if let Some(w) = std::fs::read_to_string(&quick)
@@ -693,6 +708,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Run `plan-probe` in a child process, stopped after `limit` seconds: its events, and whether it
 /// was stopped.
+/// Where `reproduce` writes without `--out`: `reports` (quick), `reports/full` (full).
+fn default_out(profile: Profile) -> PathBuf {
+    match profile {
+        Profile::Quick => PathBuf::from("reports"),
+        Profile::Full => PathBuf::from("reports").join("full"),
+    }
+}
+
 fn probe_child(
     slug: &str,
     profile: &str,

@@ -25,6 +25,19 @@ pub struct IndexRow {
     pub wall: f64,
     /// Path of the first PNG figure (by name), relative to the reports folder.
     pub thumb: Option<String>,
+    /// Threads of the run, from the manifest (0 without one).
+    pub threads: usize,
+}
+
+impl IndexRow {
+    /// `2 threads` (or `? threads` without a manifest).
+    fn threads_word(&self) -> String {
+        match self.threads {
+            0 => "? threads".into(),
+            1 => "1 thread".into(),
+            n => format!("{n} threads"),
+        }
+    }
 }
 
 /// Read every `<out>/<slug>/claims.json` (+ manifest) present.
@@ -59,6 +72,7 @@ pub fn read_rows(out: &Path) -> Result<Vec<IndexRow>> {
             when: manifest.as_ref().map(|m| m.started_utc.clone()).unwrap_or_default(),
             wall: manifest.as_ref().map_or(f64::NAN, |m| m.wall_seconds),
             thumb: figs.first().map(|f| format!("{slug}/figures/{f}")),
+            threads: manifest.as_ref().map_or(0, |m| m.threads),
         });
     }
     Ok(rows)
@@ -104,26 +118,75 @@ pub const STUDIES_BEGIN: &str = "<!-- studies:begin (generated from reports/ by 
 pub const STUDIES_END: &str = "<!-- studies:end -->";
 
 /// The repository README's table of studies: one row per study in `slugs` (the registry's order),
-/// with its paper and the gated claims its committed report (`<reports>/<slug>/claims.json`)
-/// passed; "no report" where there is none. No run times, so it changes only with the claims.
+/// with its paper, the gated claims its committed quick report (`<reports>/<slug>/claims.json`)
+/// passed, and its full profile side by side: the committed full report
+/// (`<reports>/full/<slug>/`: gated claims passed and its wall time) or, where it was not run here,
+/// the estimate `repro plan --save <reports>/full/plan.json` recorded. "no report" where there is
+/// none. The quick column has no run times, so it changes only with the claims.
 pub fn studies_table(reports: &Path, slugs: &[(&str, &str)]) -> Result<String> {
     let rows = read_rows(reports)?;
+    let full = read_rows(&reports.join("full"))?;
+    let plans = read_plans(&reports.join("full").join("plan.json"));
     let mut s = String::from(
-        "| study | paper | gated claims passed (quick) | reported, not gated | report |\n|---|---|---|---|---|\n",
+        "| study | paper | gated claims passed (quick) | reported, not gated | full profile | report |\n|---|---|---|---|---|---|\n",
     );
     for &(slug, title) in slugs {
         let link = format!("[{slug}](studies/{slug}/README.md)");
+        let full_cell = match (full.iter().find(|r| r.slug == slug), plans.iter().find(|p| p.study == slug)) {
+            (Some(r), _) => format!(
+                "[{}/{} gated passed](reports/full/{slug}/README.md), {} ({} on {})",
+                r.passed,
+                r.gated,
+                if r.passed == r.gated { "✅" } else { "❌" },
+                super::fmt_secs(r.wall),
+                r.threads_word()
+            ),
+            (None, Some(p)) => format!("not run here: {} on 2 cores (`repro plan`)", p.describe()),
+            (None, None) => "-".into(),
+        };
         match rows.iter().find(|r| r.slug == slug) {
             Some(r) => {
                 s += &format!(
-                    "| {link} | {title} | {}/{} | {} | [report](reports/{slug}/README.md) |\n",
+                    "| {link} | {title} | {}/{} | {} | {full_cell} | [report](reports/{slug}/README.md) |\n",
                     r.passed, r.gated, r.ungated
                 )
             }
-            None => s += &format!("| {link} | {title} | no report | - | - |\n"),
+            None => s += &format!("| {link} | {title} | no report | - | {full_cell} | - |\n"),
         }
     }
     Ok(s)
+}
+
+/// The fields of a `repro plan --save` entry the table shows (the file is written by
+/// `study::plan::PlanFile`, a layer above this one).
+#[derive(serde::Deserialize)]
+struct PlanRow {
+    study: String,
+    profile: String,
+    estimate_seconds: Option<f64>,
+    at_least: bool,
+}
+
+impl PlanRow {
+    fn describe(&self) -> String {
+        match self.estimate_seconds {
+            Some(x) => format!("{}{}", if self.at_least { "at least " } else { "about " }, super::fmt_secs(x)),
+            None => "no estimate".into(),
+        }
+    }
+}
+
+/// The full-profile entries of a plan file (none when it is missing or unreadable).
+fn read_plans(path: &Path) -> Vec<PlanRow> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        entries: Vec<PlanRow>,
+    }
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<File>(&t).ok())
+        .map(|f| f.entries.into_iter().filter(|e| e.profile == "full").collect())
+        .unwrap_or_default()
 }
 
 /// `readme` with its studies table (between [`STUDIES_BEGIN`] and [`STUDIES_END`]) replaced by
@@ -142,7 +205,10 @@ mod studies_table_tests {
     fn the_table_goes_between_the_markers_and_a_study_without_report_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let table = studies_table(dir.path(), &[("a-study", "A Paper")]).unwrap();
-        assert!(table.contains("| [a-study](studies/a-study/README.md) | A Paper | no report | - | - |"), "{table}");
+        assert!(
+            table.contains("| [a-study](studies/a-study/README.md) | A Paper | no report | - | - | - |"),
+            "{table}"
+        );
         let readme = format!("# x\n\n{STUDIES_BEGIN}\nold\n{STUDIES_END}\n\ntail\n");
         let new = splice_studies_table(&readme, &table).unwrap();
         assert!(
@@ -150,5 +216,25 @@ mod studies_table_tests {
         );
         assert_eq!(splice_studies_table(&new, &table).unwrap(), new, "idempotent");
         assert!(splice_studies_table("# no markers", &table).is_none());
+    }
+
+    #[test]
+    fn the_full_profile_column_shows_the_full_report_or_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = dir.path().join("full");
+        fs::create_dir_all(full.join("b")).unwrap();
+        fs::write(
+            full.join("plan.json"),
+            r#"{"entries": [{"study": "a", "profile": "full", "estimate_seconds": 7560.0, "at_least": false},
+                            {"study": "c", "profile": "full", "estimate_seconds": 60.0, "at_least": true}]}"#,
+        )
+        .unwrap();
+        fs::write(full.join("b").join("claims.json"), r#"{"study": "b", "profile": "full", "seed": 0, "claims": []}"#)
+            .unwrap();
+        let t = studies_table(dir.path(), &[("a", "A"), ("b", "B"), ("c", "C"), ("d", "D")]).unwrap();
+        assert!(t.contains("| no report | - | not run here: about 2.1 h on 2 cores (`repro plan`) | - |"), "{t}");
+        assert!(t.contains("[0/0 gated passed](reports/full/b/README.md)"), "{t}");
+        assert!(t.contains("not run here: at least 60 s"), "{t}");
+        assert!(t.contains("| [d](studies/d/README.md) | D | no report | - | - | - |"), "{t}");
     }
 }

@@ -153,6 +153,21 @@ impl Expect {
     }
 }
 
+/// Seconds for people: `0.012 s`, `4.2 s`, `42 s`, `12 min`, `3.2 h`.
+pub fn fmt_secs(t: f64) -> String {
+    if t < 0.1 {
+        format!("{t:.3} s")
+    } else if t < 10.0 {
+        format!("{t:.1} s")
+    } else if t < 120.0 {
+        format!("{t:.0} s")
+    } else if t < 7200.0 {
+        format!("{:.0} min", t / 60.0)
+    } else {
+        format!("{:.1} h", t / 3600.0)
+    }
+}
+
 /// Compact human formatting of a number for tables and READMEs.
 pub fn fmt_num(x: f64) -> String {
     if x.is_nan() {
@@ -207,6 +222,46 @@ pub struct Claim {
     /// Regression tolerance: CI fails when `measured` moves further than this from the committed
     /// baseline, relative to max(|baseline|, the size of the expectation: its bound or band width).
     pub drift_tol: f64,
+    /// Which aggregate over seeds decides the claim in a report of several seeds (`--seeds`);
+    /// absent from `claims.json` when it is the default, passing at every seed.
+    #[serde(default, skip_serializing_if = "SeedGate::is_every")]
+    pub over_seeds: SeedGate,
+}
+
+/// Which aggregate over seeds decides a claim in a report of several seeds (`report::seeds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum SeedGate {
+    /// The claim passes at every seed (the default: a per-seed claim stays a per-seed claim).
+    #[default]
+    Every,
+    /// The mean over the seeds meets the expectation (a claim about an average, where single
+    /// seeds are noisy by design; every value must be finite).
+    Mean,
+    /// The median over the seeds meets the expectation (robust to one outlying seed).
+    Median,
+    /// At least this share of the seeds pass (in (0, 1]; 1 is `Every`).
+    Share {
+        /// The least share of passing seeds.
+        #[serde(with = "json_f64")]
+        at_least: f64,
+    },
+}
+
+impl SeedGate {
+    /// Whether this is the default, [`SeedGate::Every`].
+    pub fn is_every(&self) -> bool {
+        matches!(self, SeedGate::Every)
+    }
+    /// In words, for a claim's detail: `gated on every seed`, `gated on the mean over seeds`, ...
+    pub fn describe(&self) -> String {
+        match *self {
+            SeedGate::Every => "gated on every seed".into(),
+            SeedGate::Mean => "gated on the mean over seeds".into(),
+            SeedGate::Median => "gated on the median over seeds".into(),
+            SeedGate::Share { at_least } => format!("gated on a pass share of at least {}", fmt_num(at_least)),
+        }
+    }
 }
 
 impl Claim {

@@ -1,15 +1,17 @@
 //! One report from several seeds (`--seeds`, or `merge` of runs at different seeds).
 //!
 //! [`aggregate`] takes each seed's [`Outcome`] (the same study and config) and builds one:
-//! - **claims**: a claim passes only if it passes at every seed (the default aggregate), its
-//!   measured value is the mean over the seeds, and its detail gives the pass share, the mean with
-//!   a 95 % t-interval and every seed's value; the table `seed_claims` lists claim × seed;
+//! - **claims**: the measured value is the mean over the seeds; the claim passes by the aggregate
+//!   it declares ([`SeedGate`]: by default only if it passes at every seed; or its mean, or its
+//!   median, meets the expectation; or a least share of seeds pass), and its detail gives the
+//!   rule, the pass share, the mean with a 95 % t-interval and every seed's value; the table
+//!   `seed_claims` lists claim × seed;
 //! - **tables**: each table's rows from every seed, with a leading `seed` column (`root_seed`
 //!   when the table has a `seed` column of its own);
 //! - **figures**: a curve whose x values agree across seeds becomes the mean over seeds with the
 //!   min–max band (a reference line: the mean only); curves that do not line up are drawn per
 //!   seed; heat maps are averaged.
-use super::{Claim, Column, Figure, FigureKind, Outcome, Series, Style, Table};
+use super::{Claim, Column, Figure, FigureKind, Outcome, SeedGate, Series, Style, Table};
 use crate::stats::mean_sd;
 
 /// Two-sided 95 % Student-t quantiles for 1..=30 degrees of freedom (then 1.96).
@@ -48,10 +50,22 @@ fn claims(seeds: &[u64], per_seed: &[&[Claim]]) -> Vec<Claim> {
                 })
                 .collect();
             let mut c = first.clone();
-            c.measured = if vals.iter().all(|v| v.is_finite()) { m } else { f64::NAN };
-            c.passed = passes == n;
+            let all_finite = vals.iter().all(|v| v.is_finite());
+            c.measured = if all_finite { m } else { f64::NAN };
+            let med = if all_finite { crate::stats::median(&vals) } else { f64::NAN };
+            c.passed = match first.over_seeds {
+                SeedGate::Every => passes == n,
+                SeedGate::Mean => c.expected.holds(c.measured),
+                SeedGate::Median => c.expected.holds(med),
+                SeedGate::Share { at_least } => passes as f64 >= at_least * n as f64 - 1e-12,
+            };
+            let median = match first.over_seeds {
+                SeedGate::Median => format!("; median {}", super::fmt_num(med)),
+                _ => String::new(),
+            };
             c.detail = Some(format!(
-                "passes at {passes}/{n} seeds (gated on every seed); mean {} ± {} (95% t-interval); {}",
+                "passes at {passes}/{n} seeds ({}); mean {} ± {} (95% t-interval){median}; {}",
+                first.over_seeds.describe(),
                 super::fmt_num(m),
                 super::fmt_num(hw),
                 each.join("; ")
@@ -315,6 +329,40 @@ mod tests {
         let t = &aggregate(&[1, 2], &[a, b]).unwrap().tables[0];
         assert_eq!(t.columns.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), ["root_seed", "x", "y", "seed"]);
         assert!(all.claims[0].passed);
+    }
+
+    #[test]
+    fn a_claim_gates_on_the_aggregate_it_declares() {
+        // Seeds measure 2, 4 and 0.5 against `>= 1`: two of three pass, the mean 2.17 and the
+        // median 2 pass, and a single NaN seed fails the mean.
+        let with = |rule: SeedGate, vals: &[f64]| {
+            let spec = ClaimSpec::new("C1", "s", "p", Expect::at_least(1.0)).wrong("w").over_seeds(rule);
+            let outs: Vec<Outcome> = vals
+                .iter()
+                .map(|&v| {
+                    let mut o = Outcome::default();
+                    o.claim(spec.measured(v));
+                    o
+                })
+                .collect();
+            let seeds: Vec<u64> = (1..=vals.len() as u64).collect();
+            aggregate(&seeds, &outs).unwrap().claims.remove(0)
+        };
+        let v = [2.0, 4.0, 0.5];
+        assert!(!with(SeedGate::Every, &v).passed);
+        let mean = with(SeedGate::Mean, &v);
+        assert!(mean.passed && mean.detail.as_ref().unwrap().contains("gated on the mean over seeds"));
+        assert!(with(SeedGate::Median, &v).passed);
+        assert!(!with(SeedGate::Median, &[0.5, 4.0, 0.9]).passed, "the median 0.9 is below the bound");
+        assert!(!with(SeedGate::Mean, &[0.1, 0.2, 2.0]).passed, "mean 0.77");
+        assert!(!with(SeedGate::Mean, &[2.0, f64::NAN, 2.0]).passed);
+        assert!(with(SeedGate::Share { at_least: 2.0 / 3.0 }, &v).passed);
+        assert!(!with(SeedGate::Share { at_least: 0.7 }, &v).passed);
+        // The rule travels with the claim through claims.json, and the default is left out.
+        let c = with(SeedGate::Share { at_least: 0.5 }, &v);
+        let back: Claim = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back.over_seeds, SeedGate::Share { at_least: 0.5 });
+        assert!(!serde_json::to_string(&with(SeedGate::Every, &v)).unwrap().contains("over_seeds"));
     }
 
     #[test]

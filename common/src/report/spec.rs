@@ -12,7 +12,7 @@
 //! let c = H1.share([("k=2", true), ("k=4", true)]);
 //! assert!(c.passed && c.measured == 1.0);
 //! ```
-use super::{Claim, Expect, fmt_num};
+use super::{Claim, Expect, SeedGate, fmt_num};
 use crate::stats;
 
 /// Whether a claim decides the exit code.
@@ -43,6 +43,9 @@ pub struct ClaimSpec {
     /// The nearest plausible wrong answer (wrong sign, factor, normalization, missing term, the
     /// simpler theory) and why the bound excludes it.
     pub wrong: &'static str,
+    /// Which aggregate over seeds decides the claim in a report of several seeds (default: it
+    /// passes at every seed).
+    pub over_seeds: SeedGate,
 }
 
 impl Expect {
@@ -67,7 +70,16 @@ impl Expect {
 impl ClaimSpec {
     /// A gated claim with the default drift tolerance (5 %).
     pub const fn new(id: &'static str, statement: &'static str, source: &'static str, expect: Expect) -> Self {
-        ClaimSpec { id, statement, source, expect, drift: 0.05, gate: Gate::Gated, wrong: "" }
+        ClaimSpec {
+            id,
+            statement,
+            source,
+            expect,
+            drift: 0.05,
+            gate: Gate::Gated,
+            wrong: "",
+            over_seeds: SeedGate::Every,
+        }
     }
     /// Reported, not gated, with the reason.
     pub const fn not_gated(mut self, reason: &'static str) -> Self {
@@ -82,6 +94,12 @@ impl ClaimSpec {
     /// The nearest plausible wrong answer and why the bound excludes it.
     pub const fn wrong(mut self, why: &'static str) -> Self {
         self.wrong = why;
+        self
+    }
+    /// Which aggregate over seeds decides the claim in a report of several seeds: the mean or the
+    /// median meeting the expectation, or a least pass share (default: every seed passes).
+    pub const fn over_seeds(mut self, rule: SeedGate) -> Self {
+        self.over_seeds = rule;
         self
     }
     /// Whether the claim is gated.
@@ -107,6 +125,7 @@ impl ClaimSpec {
             reason,
             detail: None,
             drift_tol: self.drift,
+            over_seeds: self.over_seeds,
         }
     }
 
@@ -275,6 +294,11 @@ pub fn lint(specs: &[ClaimSpec]) -> Vec<String> {
         if !(c.drift.is_finite() && c.drift >= 0.0) {
             out.push(format!("{}: drift tolerance must be finite and >= 0", c.id));
         }
+        if let SeedGate::Share { at_least } = c.over_seeds
+            && !(at_least > 0.0 && at_least <= 1.0)
+        {
+            out.push(format!("{}: the pass share over seeds must be in (0, 1]", c.id));
+        }
     }
     out
 }
@@ -325,5 +349,8 @@ mod tests {
         let bad = [A, A, ClaimSpec::new("C", "s", "p", Expect::at_least(0.0))];
         let l = lint(&bad);
         assert!(l.iter().any(|m| m.contains("duplicate")) && l.iter().any(|m| m.contains("C: a gated")), "{l:?}");
+        let share = |p: f64| A.over_seeds(SeedGate::Share { at_least: p });
+        assert!(lint(&[share(0.8)]).is_empty());
+        assert!(lint(&[share(0.0)])[0].contains("(0, 1]") && lint(&[share(1.5)]).len() == 1);
     }
 }

@@ -62,20 +62,7 @@ pub fn fmt_bytes(b: f64) -> String {
     if u == 0 { format!("{x:.0} B") } else { format!("{x:.1} {}", units[u]) }
 }
 
-/// Seconds for people: `0.042 s`, `3.1 s`, `95 s`, `12 min`, `3.5 h`.
-pub fn fmt_secs(t: f64) -> String {
-    if t < 0.1 {
-        format!("{t:.3} s")
-    } else if t < 10.0 {
-        format!("{t:.1} s")
-    } else if t < 120.0 {
-        format!("{t:.0} s")
-    } else if t < 7200.0 {
-        format!("{:.0} min", t / 60.0)
-    } else {
-        format!("{:.1} h", t / 3600.0)
-    }
-}
+pub use crate::report::fmt_secs;
 
 /// The memory a run may take: 75 % of this machine's RAM (`/proc/meminfo`; 8 GiB when unknown),
 /// or `REPRO_MEMORY_BUDGET` bytes when set.

@@ -81,7 +81,7 @@ pub struct PlanStop {
 }
 
 /// The estimate from the events of one probe.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Seconds before the first sweep (or of the whole run, without one).
     pub setup_seconds: f64,
@@ -195,9 +195,154 @@ impl Plan {
     }
 }
 
+/// One study's estimate as `repro plan --save` records it (and the table of studies reads it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// The study.
+    pub study: String,
+    /// The profile sampled.
+    pub profile: String,
+    /// The root seed of the sample.
+    pub seed: u64,
+    /// Threads of the estimate.
+    pub jobs: usize,
+    /// The probe's time limit (seconds).
+    pub limit_seconds: f64,
+    /// The machine's CPU.
+    pub cpu: String,
+    /// The 1-minute load average when the probe started (other work on the machine slows the
+    /// sample down; `None` where it cannot be read).
+    pub load: Option<f64>,
+    /// When the probe ran (UTC).
+    pub date: String,
+    /// Estimated wall seconds of the run on one machine (setup and the first sweep), or the least
+    /// it takes when the sample did not get that far.
+    pub estimate_seconds: Option<f64>,
+    /// `estimate_seconds` is a lower bound (the probe was cut at its time limit).
+    pub at_least: bool,
+    /// What the probe saw.
+    pub plan: Plan,
+    /// The lines `repro plan` printed.
+    pub lines: Vec<String>,
+}
+
+impl PlanEntry {
+    /// The entry for `study`'s probe, stamped with this machine and the time.
+    pub fn new(
+        study: &str,
+        profile: super::Profile,
+        seed: u64,
+        jobs: usize,
+        limit: f64,
+        plan: Plan,
+        lines: Vec<String>,
+    ) -> Self {
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok()));
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let (estimate_seconds, at_least) = match plan.seconds(jobs, 1) {
+            Some(x) => (Some(x), plan.timed_out),
+            // No cell finished: the run takes at least what the probe waited.
+            None => (Some(plan.setup_seconds.max(plan.cell_seconds.iter().sum())), true),
+        };
+        PlanEntry {
+            study: study.into(),
+            profile: profile.as_str().into(),
+            seed,
+            jobs,
+            limit_seconds: limit,
+            cpu: super::runner::cpu_model(),
+            load,
+            date: super::runner::utc_string(now),
+            estimate_seconds,
+            at_least,
+            plan,
+            lines,
+        }
+    }
+    /// `about 2.1 h` or `at least 60 s` (`-` without an estimate).
+    pub fn describe(&self) -> String {
+        match self.estimate_seconds {
+            Some(x) => format!("{}{}", if self.at_least { "at least " } else { "about " }, super::check::fmt_secs(x)),
+            None => "-".into(),
+        }
+    }
+}
+
+/// The estimates of several studies (`repro plan --save FILE`), one per study and profile.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The entries, by study then profile.
+    pub entries: Vec<PlanEntry>,
+}
+
+impl PlanFile {
+    /// The file at `path`; empty when there is none. A file that does not parse is bad input.
+    pub fn read(path: &std::path::Path) -> Result<PlanFile, crate::BadInput> {
+        match std::fs::read_to_string(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PlanFile::default()),
+            Err(e) => Err(crate::BadInput::new(format!("{}: {e}", path.display()))),
+            Ok(t) => serde_json::from_str(&t).map_err(|e| {
+                crate::BadInput::new(format!(
+                    "{}: not a plan file written by `repro plan --save` ({e})",
+                    path.display()
+                ))
+            }),
+        }
+    }
+    /// Add or replace the entry of `e`'s study and profile.
+    pub fn put(&mut self, e: PlanEntry) {
+        self.entries.retain(|x| !(x.study == e.study && x.profile == e.profile));
+        self.entries.push(e);
+        self.entries.sort_by(|a, b| (&a.study, &a.profile).cmp(&(&b.study, &b.profile)));
+    }
+    /// The entry of `study` at `profile`.
+    pub fn get(&self, study: &str, profile: &str) -> Option<&PlanEntry> {
+        self.entries.iter().find(|x| x.study == study && x.profile == profile)
+    }
+    /// Write atomically (creating the folder).
+    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::report::write::write_atomic(path, &(serde_json::to_string_pretty(self)? + "\n"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_file_keeps_one_entry_per_study_and_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("plan.json");
+        assert_eq!(PlanFile::read(&path).unwrap(), PlanFile::default(), "no file: empty");
+        let plan = |cells: Vec<f64>, timed_out| Plan {
+            setup_seconds: 2.0,
+            sweep: Some(("g".into(), 10)),
+            cell_seconds: cells,
+            finished: false,
+            timed_out,
+        };
+        let mut f = PlanFile::default();
+        let p = super::super::Profile::Full;
+        f.put(PlanEntry::new("b", p, 1, 2, 60.0, plan(vec![3.0, 5.0], false), vec!["x".into()]));
+        f.put(PlanEntry::new("a", p, 1, 2, 60.0, plan(vec![], true), vec![]));
+        f.put(PlanEntry::new("b", p, 1, 2, 60.0, plan(vec![4.0], true), vec![]));
+        assert_eq!(f.entries.iter().map(|e| e.study.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        // 10 cells of 4 s on 2 threads after 2 s of setup, cut at the limit: a lower bound.
+        let b = f.get("b", "full").unwrap();
+        assert_eq!((b.estimate_seconds, b.at_least), (Some(22.0), true));
+        assert!(b.describe().starts_with("at least"), "{}", b.describe());
+        // No cell finished: at least the setup.
+        assert_eq!(f.get("a", "full").unwrap().estimate_seconds, Some(2.0));
+        f.write(&path).unwrap();
+        assert_eq!(PlanFile::read(&path).unwrap(), f);
+        std::fs::write(&path, "{").unwrap();
+        assert!(PlanFile::read(&path).unwrap_err().to_string().contains("not a plan file"));
+    }
 
     #[test]
     fn sample_indices_spread_over_the_grid() {
