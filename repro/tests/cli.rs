@@ -18,6 +18,9 @@ fn bad_input_exits_2_with_a_one_line_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
     let out = out.to_str().unwrap();
+    let bad_plan = dir.path().join("plan.json");
+    std::fs::write(&bad_plan, "{").unwrap();
+    let bad_plan = bad_plan.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["reproduce", "no-such-study", "--out", out], "unknown study `no-such-study`"),
         (vec!["reproduce", FAST_STUDY, "--set", "no_such_key=1", "--out", out], "unknown --set key `no_such_key`"),
@@ -38,6 +41,7 @@ fn bad_input_exits_2_with_a_one_line_message() {
         (vec!["plan", FAST_STUDY, "--samples", "0"], "--samples 0"),
         (vec!["plan", FAST_STUDY, "--limit", "0"], "--limit 0"),
         (vec!["plan", FAST_STUDY, "--shards", "0"], "shard counts"),
+        (vec!["plan", FAST_STUDY, "--save", bad_plan], "not a plan file"),
         (vec!["slurm", FAST_STUDY, "--shards", "0"], "--shards 0"),
         (vec!["slurm", FAST_STUDY, "--sbatch", "partition=x"], "--sbatch `partition=x`"),
         (vec!["slurm", FAST_STUDY, "--plan-limit", "0"], "needs --time-limit"),
@@ -106,6 +110,29 @@ fn dry_run_list_and_readme_check() {
     }
     let o = repro(&["readme", "--check"], &root);
     assert_eq!(o.status.code(), Some(0), "stale study READMEs: {}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn a_full_run_writes_beside_the_quick_baseline_not_over_it() {
+    // The full profile with every key set to the quick profile's value: a full-profile run that
+    // takes a second. Without --out it goes to reports/full/<slug>/, never to reports/<slug>/.
+    let study = "eal-sketching";
+    let dir = tempfile::tempdir().unwrap();
+    let o = repro(&["config", study], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let quick: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sets = common::study::conformance::sets_of(&quick);
+    let mut args = vec!["reproduce".to_string(), study.into(), "--profile".into(), "full".into(), "--no-cache".into()];
+    for (k, v) in &sets {
+        args.extend(["--set".to_string(), format!("{k}={v}")]);
+    }
+    let o = repro(&args.iter().map(String::as_str).collect::<Vec<_>>(), dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let full = dir.path().join("reports").join("full").join(study);
+    let claims = std::fs::read_to_string(full.join("claims.json")).expect("reports/full/<slug>/claims.json");
+    assert!(claims.contains("\"profile\": \"full\""), "{claims}");
+    assert!(!dir.path().join("reports").join(study).exists(), "the quick report's folder is untouched");
+    assert!(dir.path().join("reports").join("full").join("README.md").is_file(), "reports/full has its index");
 }
 
 #[test]

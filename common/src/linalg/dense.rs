@@ -229,6 +229,10 @@ fn self_adjoint_evd(a: &Array2<f64>, vectors: bool) -> (Array1<f64>, Option<Arra
     use faer::linalg::evd::{self, ComputeEigenvectors};
     let n = a.nrows();
     assert_eq!(n, a.ncols(), "eigh: the matrix must be square");
+    if !a.iter().all(|x| x.is_finite()) {
+        // A diverged run is a result, not a crash: NaN in, NaN out (faer is not asked).
+        return (Array1::from_elem(n, f64::NAN), vectors.then(|| Array2::from_elem((n, n), f64::NAN)));
+    }
     let mut s = Diag::<f64>::zeros(n);
     let mut u = vectors.then(|| Mat::<f64>::zeros(n, n));
     let which = if vectors { ComputeEigenvectors::Yes } else { ComputeEigenvectors::No };
@@ -246,7 +250,8 @@ fn self_adjoint_evd(a: &Array2<f64>, vectors: bool) -> (Array1<f64>, Option<Arra
 }
 
 /// Symmetric eigen-decomposition: eigenvalues ascending and eigenvectors as columns.
-/// Only the lower triangle of `a` is read.
+/// Only the lower triangle of `a` is read. A matrix with a non-finite entry gives NaN
+/// eigenvalues and eigenvectors (as do [`eigvalsh`], [`singular_values`] and [`pinv`]).
 pub fn eigh(a: &Array2<f64>) -> (Array1<f64>, Array2<f64>) {
     let (vals, vecs) = self_adjoint_evd(a, true);
     (vals, vecs.expect("eigenvectors were asked for"))
@@ -261,6 +266,9 @@ pub fn eigvalsh(a: &Array2<f64>) -> Array1<f64> {
 pub fn singular_values(a: &Array2<f64>) -> Array1<f64> {
     use faer::linalg::svd::{self, ComputeSvdVectors};
     let (m, n) = a.dim();
+    if !a.iter().all(|x| x.is_finite()) {
+        return Array1::from_elem(m.min(n), f64::NAN);
+    }
     let mut s = Diag::<f64>::zeros(m.min(n));
     let no = ComputeSvdVectors::No;
     let scratch = svd::svd_scratch::<f64>(m, n, no, no, FACTOR_PAR, Default::default());
@@ -651,6 +659,9 @@ pub fn pinv(a: ArrayView2<f64>, rcond: Option<f64>) -> Array2<f64> {
     let k = m.min(n);
     if k == 0 {
         return Array2::zeros((n, m));
+    }
+    if !a.iter().all(|x| x.is_finite()) {
+        return Array2::from_elem((n, m), f64::NAN);
     }
     let (mut s, mut u, mut v) = (Diag::<f64>::zeros(k), Mat::<f64>::zeros(m, k), Mat::<f64>::zeros(n, k));
     let thin = ComputeSvdVectors::Thin;

@@ -328,3 +328,21 @@ fn haar_is_orthogonal() {
         }
     }
 }
+
+#[test]
+fn non_finite_input_gives_nan_not_a_panic() {
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut a = Array2::<f64>::eye(4);
+        a[[2, 1]] = bad;
+        let (vals, vecs) = eigh(&a);
+        assert!(vals.iter().chain(vecs.iter()).all(|x| x.is_nan()));
+        assert!(eigvalsh(&a).iter().all(|x| x.is_nan()));
+        assert!(singular_values(&a).iter().all(|x| x.is_nan()));
+        let p = pinv(a.view(), None);
+        assert_eq!(p.dim(), (4, 4));
+        assert!(p.iter().all(|x| x.is_nan()));
+    }
+    // Finite input is untouched by the guard.
+    let (vals, _) = eigh(&Array2::<f64>::eye(3));
+    assert_eq!(vals.to_vec(), vec![1.0; 3]);
+}

@@ -730,8 +730,8 @@ fn ramp(stops: &[(f64, f64, f64)], t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// The colour scale of a heat map: sequential from 0 for non-negative data, else diverging and
-/// symmetric about 0.
+/// The colour scale of a heat map: sequential from 0 for data of one sign (darker away from 0:
+/// up for non-negative data, down for non-positive data), else diverging and symmetric about 0.
 struct ColourScale {
     lo: f64,
     hi: f64,
@@ -745,6 +745,8 @@ impl ColourScale {
         let amax = if amax > 0.0 { amax } else { 1.0 };
         if finite().all(|v| v >= 0.0) {
             ColourScale { lo: 0.0, hi: amax, diverging: false }
+        } else if finite().all(|v| v <= 0.0) {
+            ColourScale { lo: -amax, hi: 0.0, diverging: false }
         } else {
             ColourScale { lo: -amax, hi: amax, diverging: true }
         }
@@ -753,7 +755,8 @@ impl ColourScale {
         if !v.is_finite() {
             return RGBColor(200, 200, 200);
         }
-        if self.diverging { diverging(v / self.hi) } else { sequential(v / self.hi) }
+        let amax = self.hi.abs().max(self.lo.abs());
+        if self.diverging { diverging(v / amax) } else { sequential(v.abs() / amax) }
     }
 }
 
@@ -1118,6 +1121,21 @@ pub fn lint(fig: &Figure) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::report::Series;
+
+    #[test]
+    fn heat_maps_of_one_sign_use_the_sequential_scale_darker_away_from_zero() {
+        let pos = ColourScale::of(&[vec![0.0, 1.0, 2.0]]);
+        let neg = ColourScale::of(&[vec![0.0, -1.0, -2.0]]);
+        let both = ColourScale::of(&[vec![-1.0, 2.0]]);
+        assert_eq!((pos.lo, pos.hi, pos.diverging), (0.0, 2.0, false));
+        assert_eq!((neg.lo, neg.hi, neg.diverging), (-2.0, 0.0, false));
+        assert_eq!((both.lo, both.hi, both.diverging), (-2.0, 2.0, true));
+        // The same magnitude gets the same colour, white at 0 and darkest at the extreme.
+        assert_eq!(neg.color(-2.0), pos.color(2.0));
+        assert_eq!(neg.color(0.0), RGBColor(255, 255, 255));
+        let lightness = |c: RGBColor| c.0 as u32 + c.1 as u32 + c.2 as u32;
+        assert!(lightness(neg.color(-2.0)) < lightness(neg.color(-1.0)));
+    }
 
     fn sample() -> Figure {
         Figure::xy("t", "Title here", "x axis", "y axis")

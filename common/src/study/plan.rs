@@ -93,12 +93,15 @@ pub struct Plan {
     pub finished: bool,
     /// The probe was stopped at its time limit.
     pub timed_out: bool,
+    /// The probe's time limit (seconds).
+    #[serde(default)]
+    pub limit: f64,
 }
 
 impl Plan {
     /// Collect a probe's events (`timed_out`: the probe was stopped at `limit` seconds).
     pub fn from_events(events: &[Event], timed_out: bool, limit: f64) -> Plan {
-        let mut p = Plan { setup_seconds: 0.0, sweep: None, cell_seconds: vec![], finished: false, timed_out };
+        let mut p = Plan { setup_seconds: 0.0, sweep: None, cell_seconds: vec![], finished: false, timed_out, limit };
         for e in events {
             match e {
                 Event::Started => {}
@@ -121,6 +124,27 @@ impl Plan {
     /// Mean seconds per cell of the sample (`None` without a finished sample).
     pub fn per_cell(&self) -> Option<f64> {
         (!self.cell_seconds.is_empty()).then(|| self.cell_seconds.iter().sum::<f64>() / self.cell_seconds.len() as f64)
+    }
+    /// For a probe cut at its limit, the least wall time of the run with `jobs` threads: the setup
+    /// plus the cell time the probe saw (the unfinished cell's included, up to the limit) spread
+    /// over the threads, and at least its longest cell (a cell is not split between threads).
+    /// `None` when the probe was not cut.
+    pub fn lower_bound(&self, jobs: usize) -> Option<f64> {
+        if !self.timed_out {
+            return None;
+        }
+        let cells = (self.limit - self.setup_seconds).max(0.0);
+        let done: f64 = self.cell_seconds.iter().sum();
+        let longest = self.cell_seconds.iter().fold((cells - done).max(0.0), |a, &b| a.max(b));
+        Some(self.setup_seconds + longest.max(cells / jobs.max(1) as f64))
+    }
+    /// The estimate of the run with `jobs` threads on one machine, and whether it is a lower
+    /// bound: [`Plan::seconds`], raised to [`Plan::lower_bound`] for a probe cut at its limit.
+    pub fn estimate(&self, jobs: usize) -> (Option<f64>, bool) {
+        match self.lower_bound(jobs) {
+            Some(lo) => (Some(self.seconds(jobs, 1).unwrap_or(0.0).max(lo)), true),
+            None => (self.seconds(jobs, 1), false),
+        }
     }
     /// Estimated wall seconds of the first sweep plus the setup, with `jobs` threads over `shards`
     /// machines (per machine); `None` when no cell finished.
@@ -155,10 +179,15 @@ impl Plan {
         };
         out.push(format!("setup before the first sweep: {}", fmt(self.setup_seconds)));
         match self.per_cell() {
-            None => out.push(format!(
-                "sweep `{grid}`: {n} cells; the first sampled cell did not finish within the time limit \
-                 (so each takes on the order of the limit or more)"
-            )),
+            None => {
+                out.push(format!(
+                    "sweep `{grid}`: {n} cells; the first sampled cell did not finish within the time limit \
+                     (so each takes on the order of the limit or more)"
+                ));
+                if let (Some(lo), _) = self.estimate(jobs) {
+                    out.push(format!("estimate: at least {} with {threads} on one machine", fmt(lo)));
+                }
+            }
             Some(per) => {
                 let (lo, hi) =
                     self.cell_seconds.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
@@ -175,7 +204,7 @@ impl Plan {
                 out.push(format!(
                     "estimate: {at_least}{} of cell time; {at_least}{} with {threads} on one machine",
                     fmt(*n as f64 * per),
-                    fmt(self.seconds(jobs, 1).unwrap_or(f64::NAN))
+                    fmt(self.estimate(jobs).0.unwrap_or(f64::NAN))
                 ));
                 for &s in shards.iter().filter(|&&s| s > 1) {
                     let per_shard = n.div_ceil(s);
@@ -241,11 +270,7 @@ impl PlanEntry {
             .ok()
             .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok()));
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let (estimate_seconds, at_least) = match plan.seconds(jobs, 1) {
-            Some(x) => (Some(x), plan.timed_out),
-            // No cell finished: the run takes at least what the probe waited.
-            None => (Some(plan.setup_seconds.max(plan.cell_seconds.iter().sum())), true),
-        };
+        let (estimate_seconds, at_least) = plan.estimate(jobs);
         PlanEntry {
             study: study.into(),
             profile: profile.as_str().into(),
@@ -325,6 +350,7 @@ mod tests {
             cell_seconds: cells,
             finished: false,
             timed_out,
+            limit: 60.0,
         };
         let mut f = PlanFile::default();
         let p = super::super::Profile::Full;
@@ -332,12 +358,16 @@ mod tests {
         f.put(PlanEntry::new("a", p, 1, 2, 60.0, plan(vec![], true), vec![]));
         f.put(PlanEntry::new("b", p, 1, 2, 60.0, plan(vec![4.0], true), vec![]));
         assert_eq!(f.entries.iter().map(|e| e.study.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        // 10 cells of 4 s on 2 threads after 2 s of setup, cut at the limit: a lower bound.
+        // One cell of 4 s finished, the next ran until the 60 s limit: at least 2 s of setup and
+        // that unfinished cell (54 s), more than the 22 s the finished cell alone suggests.
         let b = f.get("b", "full").unwrap();
-        assert_eq!((b.estimate_seconds, b.at_least), (Some(22.0), true));
+        assert_eq!((b.estimate_seconds, b.at_least), (Some(56.0), true));
         assert!(b.describe().starts_with("at least"), "{}", b.describe());
-        // No cell finished: at least the setup.
-        assert_eq!(f.get("a", "full").unwrap().estimate_seconds, Some(2.0));
+        // No cell finished: at least the whole limit.
+        assert_eq!(f.get("a", "full").unwrap().estimate_seconds, Some(60.0));
+        // A sample that finished is an estimate, not a bound: 2 s + 5 rounds of 4 s.
+        let c = PlanEntry::new("c", p, 1, 2, 60.0, plan(vec![3.0, 5.0], false), vec![]);
+        assert_eq!((c.estimate_seconds, c.at_least), (Some(22.0), false));
         f.write(&path).unwrap();
         assert_eq!(PlanFile::read(&path).unwrap(), f);
         std::fs::write(&path, "{").unwrap();
@@ -377,8 +407,19 @@ mod tests {
         let cut = Plan::from_events(&ev[..2], true, 60.0);
         assert_eq!(cut.seconds(2, 1), None);
         assert!(cut.describe(2, &[]).iter().any(|l| l.contains("did not finish")));
+        assert_eq!(cut.estimate(2), (Some(60.0), true), "at least the limit: 1 s setup, 59 s in one cell");
+        assert!(
+            cut.describe(2, &[]).iter().any(|l| l.contains("estimate: at least 60 s")),
+            "{:?}",
+            cut.describe(2, &[])
+        );
+        // Cut after one 2 s cell: the unfinished one ran 57 s, so at least 58 s; the finished
+        // cell's estimate (1 + 50 rounds of 2 s) is larger, and stays a lower bound.
+        assert_eq!(part.lower_bound(2), Some(58.0));
+        assert_eq!(part.estimate(2), (Some(101.0), true));
         let none = Plan::from_events(&[Event::Started], true, 60.0);
         assert_eq!(none.setup_seconds, 60.0);
+        assert_eq!(none.estimate(2), (Some(60.0), true));
         let done = Plan::from_events(&[Event::Started, Event::Finished { t: 5.0 }], false, 60.0);
         assert_eq!(done.seconds(2, 8), Some(5.0));
     }
