@@ -562,8 +562,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => common::study::plan::PlanFile::read(path)?,
                 None => Default::default(),
             };
+            let mut failed = 0;
             for s in &selected {
-                let (events, timed_out) = probe_child(s.slug(), &profile, seed, &sets, samples, limit)?;
+                // A study whose probe fails (e.g. data it needs is missing) is reported, and the
+                // others are still planned; the command then exits 1.
+                let (events, timed_out) = match probe_child(s.slug(), &profile, seed, &sets, samples, limit) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        println!("{} ({}, seed {seed}):\n  not planned: {e:#}", s.slug(), profile_p.as_str());
+                        failed += 1;
+                        if let Some(path) = &save {
+                            saved.put(common::study::plan::PlanEntry::failed(
+                                s.slug(),
+                                profile_p,
+                                seed,
+                                jobs,
+                                limit,
+                                format!("{e:#}"),
+                            ));
+                            saved.write(path)?;
+                        }
+                        continue;
+                    }
+                };
                 let plan = common::study::plan::Plan::from_events(&events, timed_out, limit);
                 println!("{} ({}, seed {seed}):", s.slug(), profile_p.as_str());
                 let lines = plan.describe(jobs, &shards);
@@ -584,7 +605,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("  for scale: the committed quick report took {w:.1} s in all");
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Slurm {
             study,

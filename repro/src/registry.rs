@@ -9,12 +9,15 @@ macro_rules! for_each_study {
     ($m:ident) => {
         $m! {
             // studies: one line each, `<crate>::<StudyType>,`
+            adadagrad_batch::AdadagradBatch,
             barron_nonlinear_elliptic::BarronNonlinearElliptic,
             batch_hessian_rmt::BatchHessianRmt,
             bilevel_unbounded_smooth_borep::BilevelUnboundedSmoothBorep,
             boundary_tilting_adv::BoundaryTiltingAdv,
             convex_relu_admm::ConvexReluAdmm,
             deep_linear_dynamics::DeepLinearDynamics,
+            degeneracy_interaction_basis::DegeneracyInteractionBasis,
+            diffgrad::Diffgrad,
             eal_sketching::EalSketching,
             gbnn_sequential_boosting::GbnnSequentialBoosting,
             grad_normalized_smoothness::GradNormalizedSmoothness,
@@ -30,6 +33,7 @@ macro_rules! for_each_study {
             mfac::Mfac,
             neural_collapse_perturbation::NeuralCollapsePerturbation,
             ntk_convergence::NtkConvergence,
+            opposing_signals::OpposingSignals,
             sgd_stability_trace::SgdStabilityTrace,
             target_surrogates_sso::TargetSurrogatesSso,
         }

@@ -18,7 +18,7 @@ pub use krylov::{
     CgResult, Lanczos, bottom_eigs, cg, lanczos, lanczos_restarted, pcg, slq, slq_density, slq_trace, top_eigs,
 };
 pub use ops::{Counted, FnOp, LinOp, Shifted};
-pub use power::{power_iteration, top_eigs_power};
+pub use power::{power_iteration, power_iteration_from, top_eigs_power};
 pub use trace::{hutchinson_samples, hutchinson_trace, mean_var};
 
 #[cfg(test)]

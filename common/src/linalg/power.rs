@@ -14,9 +14,24 @@ pub fn power_iteration<O: LinOp + ?Sized>(op: &O, iters: usize, tol: f64, rng: &
     let mut v = gaussian_vec(rng, n, 1.0);
     let nv = v.dot(&v).sqrt();
     v /= nv;
+    let (lam, v, _) = power_iteration_from(op, v, iters, tol);
+    (lam, v)
+}
+
+/// Power iteration from the unit vector `v` (a warm start, e.g. the previous eigenvector of a
+/// slowly changing operator): `(lambda, v, products)`, with the stopping rule and the consistency
+/// of [`power_iteration`] and at least one product.
+pub fn power_iteration_from<O: LinOp + ?Sized>(
+    op: &O,
+    mut v: Array1<f64>,
+    iters: usize,
+    tol: f64,
+) -> (f64, Array1<f64>, usize) {
     let mut lam = f64::NAN;
+    let mut k = 0;
     for _ in 0..iters.max(1) {
         let w = op.apply(v.view());
+        k += 1;
         let l = v.dot(&w);
         let wn = w.dot(&w).sqrt();
         let done = (l - lam).abs() <= tol * l.abs();
@@ -26,7 +41,7 @@ pub fn power_iteration<O: LinOp + ?Sized>(op: &O, iters: usize, tol: f64, rng: &
         }
         v = w / wn;
     }
-    (lam, v)
+    (lam, v, k)
 }
 
 /// `P A P` with `P = I - U U^T` projecting out the (orthonormal) columns found so far.

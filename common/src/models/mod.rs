@@ -20,10 +20,12 @@
 pub mod deep_linear;
 pub mod factorized;
 pub mod input;
+pub mod jacobian;
 pub mod loss;
 pub mod lsa;
 pub mod mlp;
 pub mod path;
+pub mod per_sample;
 
 #[cfg(test)]
 mod tests;

@@ -235,3 +235,183 @@ fn stateful_matches_transform() {
     assert!(close(&u1, &v1) && close(&u2, &v2));
     let _: ArrayView1<f64> = p.view();
 }
+
+/// `diffGrad_v2.py` verbatim for one coordinate: `step_size = lr sqrt(1 - b2^t) / (1 - b1^t)`,
+/// `denom = sqrt(v) + eps`, `p -= step_size * (m * dfc) / denom`, previous gradient a copy
+/// starting at zero.
+fn diffgrad_v2_ref(lr: f64, b1: f64, b2: f64, eps: f64, gs: &[f64]) -> Vec<f64> {
+    let (mut m, mut v, mut prev) = (0.0, 0.0, 0.0f64);
+    let mut out = vec![];
+    for (i, &g) in gs.iter().enumerate() {
+        let t = (i + 1) as i32;
+        m = b1 * m + (1.0 - b1) * g;
+        v = b2 * v + (1.0 - b2) * g * g;
+        let dfc = 1.0 / (1.0 + (-(prev - g).abs()).exp());
+        prev = g;
+        let step = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+        out.push(-step * (m * dfc) / (v.sqrt() + eps));
+    }
+    out
+}
+
+#[test]
+fn diffgrad_is_the_v2_code_up_to_eps_placement() {
+    let gs = [1.0, 0.5, -0.25, 2.0, 2.0];
+    let (lr, b1, b2) = (0.01, 0.9, 0.999);
+    for eps in [0.0, 1e-8] {
+        let t = diffgrad(lr, b1, b2, eps);
+        let mut s = t.init(array![0.0].view());
+        let r = diffgrad_v2_ref(lr, b1, b2, eps, &gs);
+        for (k, &g) in gs.iter().enumerate() {
+            let u = t.update(array![g].view(), &mut s, array![0.0].view(), k)[0];
+            // exact at eps = 0; with eps the v2 code's effective offset is eps / sqrt(1 - b2^t)
+            let tol = if eps == 0.0 { 1e-15 } else { 1e-6 };
+            assert!((u - r[k]).abs() <= tol * r[k].abs(), "eps {eps} step {k}: {u} vs {}", r[k]);
+        }
+    }
+}
+
+#[test]
+fn diffgrad_buggy_first_steps_are_diffgrad_then_half_adam() {
+    let (g1, g2) = grads();
+    let (lr, b1, b2, eps) = (0.01, 0.9, 0.999, 1e-8);
+    let (u1, u2) = two_steps(&diffgrad_buggy(lr, b1, b2, eps));
+    let (d1, d2) = two_steps(&diffgrad(lr, b1, b2, eps));
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    for i in 0..3 {
+        let r = adam_ref(lr, b1, b2, eps, &[g1[i], g2[i]]);
+        // step 1: previous_grad is the fresh zeros, xi_1 = sigmoid(|g_1|), as in the fixed code
+        assert!((u1[i] - sig(g1[i].abs()) * r[0]).abs() < 1e-15);
+        assert_eq!(u1[i], d1[i]);
+        // step 2: the alias makes previous_grad the current gradient, xi = 1/2 exactly
+        assert!((u2[i] - 0.5 * r[1]).abs() < 1e-15);
+        assert!((u2[i] - d2[i]).abs() > 1e-6, "the fix changes step 2");
+    }
+}
+
+#[test]
+fn amsgrad_keeps_the_max_of_the_raw_second_moment() {
+    let (lr, b1, b2, eps) = (0.01, 0.9, 0.999, 1e-8);
+    // |g| drops from 2 to 0.01: v_2 = 0.999 * 0.004 + 0.001 * 1e-4 < v_1 = 0.004
+    let t = amsgrad(lr, b1, b2, eps);
+    let p = array![0.0];
+    let mut s = t.init(p.view());
+    let u1 = t.update(array![2.0].view(), &mut s, p.view(), 0)[0];
+    let u2 = t.update(array![0.01].view(), &mut s, p.view(), 1)[0];
+    assert!((u1 + lr * 2.0 / (2.0 + eps)).abs() < 1e-15, "step 1 is Adam's: -lr sign(g)");
+    let m2 = 0.9 * 0.2 + 0.1 * 0.01;
+    let c2 = 1.0 - 0.999f64 * 0.999;
+    let want = -lr * (m2 / 0.19) / ((0.004 / c2).sqrt() + eps);
+    assert!((u2 - want).abs() < 1e-15, "{u2} vs {want}");
+    assert!((s.0.v_max[0] - 0.004).abs() < 1e-15, "v_max stays at v_1");
+    // Adam at step 2 uses v_2 instead, a larger step
+    let adam2 = adam_ref(lr, b1, b2, eps, &[2.0, 0.01])[1];
+    assert!(adam2.abs() > u2.abs() * 1.0001);
+    // while |g| grows, v grows and AMSGrad is Adam
+    let (g1, g2) = (array![0.5, -1.0, 0.1], array![1.0, -2.0, 0.3]);
+    let t = amsgrad(lr, b1, b2, eps);
+    let a = adam(lr, b1, b2, eps);
+    let (mut s, mut sa) = (t.init(g1.view()), a.init(g1.view()));
+    for (k, g) in [g1, g2].iter().enumerate() {
+        let (u, ua) = (t.update(g.view(), &mut s, g.view(), k), a.update(g.view(), &mut sa, g.view(), k));
+        assert!(close(&u, &ua));
+    }
+}
+
+#[test]
+fn adamw_is_the_papers_algorithm_2_with_lambda_alpha_wd() {
+    // Loshchilov & Hutter, Algorithm 2: x <- x - eta_t (alpha adam_dir + lambda x), with a
+    // schedule multiplier eta_t; here lr(step) = alpha eta_t and wd = lambda / alpha.
+    let (g1, g2) = grads();
+    let p0 = array![0.3, -0.7, 2.0];
+    let (alpha, lambda) = (0.01, 0.004);
+    let eta = [1.0, 0.5];
+    let t = adamw(Schedule::Sequence(vec![alpha * eta[0], alpha * eta[1]]), 0.9, 0.999, 1e-8, lambda / alpha);
+    let (u1, u2) = two_steps(&t);
+    let p1 = &p0 + &u1;
+    for i in 0..3 {
+        let dir = adam_ref(1.0, 0.9, 0.999, 1e-8, &[g1[i], g2[i]]).iter().map(|u| -u).collect::<Vec<_>>();
+        assert!((u1[i] + eta[0] * (alpha * dir[0] + lambda * p0[i])).abs() < 1e-15);
+        assert!((u2[i] + eta[1] * (alpha * dir[1] + lambda * p1[i])).abs() < 1e-15);
+    }
+}
+
+mod bug_equivalence {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The official diffGrad.py's alias: from an identical state at any step t >= 2, one step
+        /// of the buggy diffGrad is one Adam step at lr/2 (and leaves the same moments).
+        #[test]
+        fn buggy_diffgrad_step_is_adam_at_half_lr(
+            m in prop::collection::vec(-5.0f64..5.0, 1..8),
+            vs in prop::collection::vec(0.0f64..25.0, 8),
+            gs in prop::collection::vec(-10.0f64..10.0, 8),
+            step in 1usize..5000,
+            lr in 1e-5f64..1.0,
+            b1 in 0.0f64..0.999,
+            b2 in 0.9f64..0.99999,
+            eps in prop_oneof![Just(0.0), 1e-10f64..1e-6],
+        ) {
+            let n = m.len();
+            let state = Moments { m: Array1::from(m), v: Array1::from(vs[..n].to_vec()) };
+            let g = Array1::from(gs[..n].to_vec());
+            let p = Array1::zeros(n);
+            let (mut sb, mut sa) = ((state.clone(), ()), (state, ()));
+            let ub = diffgrad_buggy(lr, b1, b2, eps).update(g.view(), &mut sb, p.view(), step);
+            let ua = adam(lr / 2.0, b1, b2, eps).update(g.view(), &mut sa, p.view(), step);
+            for (x, y) in ub.iter().zip(&ua) {
+                prop_assert!((x - y).abs() <= 1e-15 * (1.0 + y.abs()), "{x} vs {y}");
+            }
+            prop_assert_eq!(sb.0.m, sa.0.m);
+            prop_assert_eq!(sb.0.v, sa.0.v);
+        }
+
+        /// Whole runs: buggy diffGrad = its first (diffGrad) step, then Adam at lr/2 continued
+        /// from the same moments.
+        #[test]
+        fn buggy_diffgrad_run_is_diffgrad_then_half_adam(
+            gs in prop::collection::vec(prop::collection::vec(-3.0f64..3.0, 3), 2..20),
+            lr in 1e-4f64..0.5,
+        ) {
+            let (b1, b2, eps) = (0.9, 0.999, 1e-8);
+            let p = Array1::zeros(3);
+            let tb = diffgrad_buggy(lr, b1, b2, eps);
+            let ta = adam(lr / 2.0, b1, b2, eps);
+            let td = diffgrad(lr, b1, b2, eps);
+            let mut sb = tb.init(p.view());
+            let mut sd = td.init(p.view());
+            let g0 = Array1::from(gs[0].clone());
+            prop_assert_eq!(tb.update(g0.view(), &mut sb, p.view(), 0), td.update(g0.view(), &mut sd, p.view(), 0));
+            let mut sa = sb.clone();
+            for (k, g) in gs.iter().enumerate().skip(1) {
+                let g = Array1::from(g.clone());
+                let ub = tb.update(g.view(), &mut sb, p.view(), k);
+                let ua = ta.update(g.view(), &mut sa, p.view(), k);
+                for (x, y) in ub.iter().zip(&ua) {
+                    prop_assert!((x - y).abs() <= 1e-15 * (1.0 + y.abs()));
+                }
+            }
+        }
+
+        /// AMSGrad's denominator never shrinks in raw terms: v_max >= v, and the step is never
+        /// larger than Adam's from the same moments.
+        #[test]
+        fn amsgrad_step_is_at_most_adams(
+            gs in prop::collection::vec(-3.0f64..3.0, 1..30),
+        ) {
+            let (lr, b1, b2, eps) = (0.01, 0.9, 0.999, 1e-8);
+            let p = Array1::zeros(1);
+            let (t, a) = (amsgrad(lr, b1, b2, eps), adam(lr, b1, b2, eps));
+            let (mut s, mut sa) = (t.init(p.view()), a.init(p.view()));
+            for (k, &g) in gs.iter().enumerate() {
+                let g = array![g];
+                let u = t.update(g.view(), &mut s, p.view(), k)[0];
+                let ua = a.update(g.view(), &mut sa, p.view(), k)[0];
+                prop_assert!(s.0.v_max[0] >= s.0.moments.v[0]);
+                prop_assert!(u.abs() <= ua.abs() * (1.0 + 1e-12));
+            }
+        }
+    }
+}

@@ -262,7 +262,16 @@ impl Transform for ScaleByAdam {
 
 /// diffGrad's direction (Dubey et al. 2019, IEEE TNNLS, Eq. 4-6): Adam's moments with the
 /// friction coefficient `xi = sigmoid(|g_{t-1} - g_t|)` per coordinate, output
-/// `xi * m_hat / (sqrt(v_hat) + eps)`; `g_0 = 0` before the first step (as in the authors' code).
+/// `xi * m_hat / (sqrt(v_hat) + eps)`; `g_0 = 0` before the first step (as in the authors' code:
+/// `state['previous_grad'] = torch.zeros_like(p.data)`, so `xi_1 = sigmoid(|g_1|)`).
+///
+/// This is the fixed code, `diffGrad_v2.py` (the previous gradient is a copy,
+/// `grad.clone()`), and exactly the form of the authors' `diffGrad_analytical.ipynb`
+/// (`x - lr * m_adj * dfc / (sqrt(v_adj) + eps)`). `diffGrad_v2.py` itself writes the step the
+/// old PyTorch-Adam way, `lr * sqrt(1 - b2^t) / (1 - b1^t) * xi * m / (sqrt(v) + eps)`, which is
+/// this update with `eps` replaced by `eps / sqrt(1 - b2^t)`: identical at `eps = 0` (tested),
+/// and different only where `sqrt(v_hat)` is within a few `eps` of zero. For the aliased
+/// `diffGrad.py` of the paper's CNN runs see [`ScaleByDiffGradBuggy`].
 #[derive(Clone, Debug)]
 pub struct ScaleByDiffGrad {
     /// Decay of the first moment.
@@ -305,6 +314,106 @@ impl Transform for ScaleByDiffGrad {
         });
         s.prev.assign(&g);
         u
+    }
+}
+
+/// The official `diffGrad.py` (the code of the paper's CIFAR runs), bug included: it stores
+/// `state['previous_grad'] = grad`, an alias of `p.grad.data`, not a copy. With gradients zeroed
+/// and accumulated in place (PyTorch < 2.0, `zero_grad(set_to_none=False)`), the stored tensor
+/// *is* the next gradient when the next step reads it, so `|previous_grad - grad| = 0`:
+///
+/// - step 1: `previous_grad` is the fresh `zeros_like` of the state init, `xi_1 = sigmoid(|g_1|)`
+///   (as in the fixed code);
+/// - steps t >= 2: `xi_t = sigmoid(0) = 1/2` exactly, so the update is Adam's at `lr / 2`
+///   (`m` and `v` do not depend on `xi`; halving is exact in floating point).
+///
+/// Output `xi_t * m_hat / (sqrt(v_hat) + eps)` with the same eps placement as
+/// [`ScaleByDiffGrad`], so the two differ only by the alias. The state is Adam's moments: the
+/// previous gradient is never read after step 1 (it is the current one).
+#[derive(Clone, Debug)]
+pub struct ScaleByDiffGradBuggy {
+    /// Decay of the first moment.
+    pub b1: f64,
+    /// Decay of the second moment.
+    pub b2: f64,
+    /// Added to `sqrt(v_hat)` in the denominator.
+    pub eps: f64,
+}
+
+/// [`ScaleByDiffGradBuggy`] with decays `b1`, `b2` and denominator offset `eps`.
+pub fn scale_by_diffgrad_buggy(b1: f64, b2: f64, eps: f64) -> ScaleByDiffGradBuggy {
+    ScaleByDiffGradBuggy { b1, b2, eps }
+}
+
+impl Transform for ScaleByDiffGradBuggy {
+    type State = Moments;
+    fn init(&self, p: ArrayView1<f64>) -> Moments {
+        Moments { m: Array1::zeros(p.len()), v: Array1::zeros(p.len()) }
+    }
+    fn update(&self, g: ArrayView1<f64>, s: &mut Moments, _: ArrayView1<f64>, step: usize) -> Array1<f64> {
+        update_moments(s, g, self.b1, self.b2);
+        let t = (step + 1) as i32;
+        let c1 = 1.0 - self.b1.powi(t);
+        let c2 = 1.0 - self.b2.powi(t);
+        let eps = self.eps;
+        Zip::from(&s.m).and(&s.v).and(&g).map_collect(|&m, &v, &g| {
+            // previous_grad: zeros at step 1, the aliased current gradient afterwards
+            let gp = if step == 0 { 0.0 } else { g };
+            let xi = 1.0 / (1.0 + (-(gp - g).abs()).exp());
+            xi * (m / c1) / ((v / c2).sqrt() + eps)
+        })
+    }
+}
+
+/// AMSGrad's direction (Reddi, Kale & Kumar 2018, Algorithm 2) in the form of PyTorch's
+/// `Adam(amsgrad=True)`: Adam's moments, the running maximum of the **raw** second moment
+/// `v_max <- max(v_max, v)`, output `m_hat / (sqrt(v_max / (1 - b2^t)) + eps)`.
+///
+/// Which maximum: the paper's Algorithm 2 has no bias correction and keeps `max(v_hat_{t-1}, v_t)`
+/// of the raw `v`; PyTorch keeps the max of the raw `v` and divides it by the current correction
+/// `1 - b2^t`; optax's `scale_by_amsgrad` keeps the max of the bias-corrected `v / (1 - b2^t)`.
+/// This is PyTorch's, because the diffGrad paper's AMSGrad baseline is PyTorch's (its CIFAR runs
+/// use kuangliu/pytorch-cifar) and because it keeps the paper's quantity (the max of the raw
+/// `v`). The two maxima can differ only while the bias correction `1 - b2^t` is far from 1 (the
+/// first `~1/(1 - b2)` steps); both give Adam's first step `-lr sign(g)` (up to eps).
+#[derive(Clone, Debug)]
+pub struct ScaleByAmsGrad {
+    /// Decay of the first moment.
+    pub b1: f64,
+    /// Decay of the second moment.
+    pub b2: f64,
+    /// Added to `sqrt(v_max / (1 - b2^t))` in the denominator.
+    pub eps: f64,
+}
+
+/// [`ScaleByAmsGrad`] with decays `b1`, `b2` and denominator offset `eps`.
+pub fn scale_by_amsgrad(b1: f64, b2: f64, eps: f64) -> ScaleByAmsGrad {
+    ScaleByAmsGrad { b1, b2, eps }
+}
+
+/// AMSGrad's state: Adam's moments and the running maximum of the raw second moment.
+#[derive(Clone, Debug)]
+pub struct AmsGradState {
+    /// Adam's moment estimates.
+    pub moments: Moments,
+    /// `max` over steps so far of the raw (not bias-corrected) second moment `v`.
+    pub v_max: Array1<f64>,
+}
+
+impl Transform for ScaleByAmsGrad {
+    type State = AmsGradState;
+    fn init(&self, p: ArrayView1<f64>) -> AmsGradState {
+        let n = p.len();
+        AmsGradState { moments: Moments { m: Array1::zeros(n), v: Array1::zeros(n) }, v_max: Array1::zeros(n) }
+    }
+    fn update(&self, g: ArrayView1<f64>, s: &mut AmsGradState, _: ArrayView1<f64>, step: usize) -> Array1<f64> {
+        update_moments(&mut s.moments, g, self.b1, self.b2);
+        let t = (step + 1) as i32;
+        let c1 = 1.0 - self.b1.powi(t);
+        let c2 = 1.0 - self.b2.powi(t);
+        let eps = self.eps;
+        Zip::from(&mut s.v_max).and(&s.moments.v).for_each(|vm, &v| *vm = vm.max(v));
+        Zip::from(&s.moments.m).and(&s.v_max).map_collect(|&m, &vm| (m / c1) / ((vm / c2).sqrt() + eps))
     }
 }
 
@@ -377,6 +486,10 @@ pub type Adagrad = Chain<ScaleByRss, ScaleByLr>;
 pub type AdagradNorm = Chain<ScaleByRssNorm, ScaleByLr>;
 /// The transform of [`diffgrad`].
 pub type DiffGrad = Chain<ScaleByDiffGrad, ScaleByLr>;
+/// The transform of [`diffgrad_buggy`].
+pub type DiffGradBuggy = Chain<ScaleByDiffGradBuggy, ScaleByLr>;
+/// The transform of [`amsgrad`].
+pub type AmsGrad = Chain<ScaleByAmsGrad, ScaleByLr>;
 /// The transform of [`normalized_gd`].
 pub type NormalizedGd = Chain<Normalize, ScaleByLr>;
 
@@ -401,6 +514,13 @@ pub fn adam(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64) -> Adam {
 }
 
 /// AdamW (Loshchilov & Hutter 2019), optax/PyTorch form: `x <- x - lr (adam_dir + wd x)`.
+///
+/// The paper's Algorithm 2 writes `x <- x - eta_t (alpha adam_dir + lambda x)`: the decay is
+/// scaled by the schedule multiplier `eta_t` but **not** by the base rate `alpha`. Here (as in
+/// PyTorch's `AdamW`, `p.mul_(1 - lr * wd)`, and optax's `adamw`) the decay is multiplied by the
+/// whole `lr(step) = alpha eta_t`, so `wd` here is the paper's `lambda / alpha`: the same
+/// update for `lambda = alpha * wd` (tested), at any schedule. The decay reads the parameters
+/// before the step (`x_{t-1}`), as in the paper, and is never fed into the moments (decoupled).
 pub fn adamw(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64, wd: f64) -> AdamW {
     chain(chain(scale_by_adam(b1, b2, eps), add_decayed_weights(wd)), scale_by_lr(lr))
 }
@@ -418,6 +538,17 @@ pub fn adagrad_norm(lr: impl Into<Schedule>, b0: f64) -> AdagradNorm {
 /// diffGrad (Dubey et al. 2019).
 pub fn diffgrad(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64) -> DiffGrad {
     chain(scale_by_diffgrad(b1, b2, eps), scale_by_lr(lr))
+}
+
+/// The official `diffGrad.py` with its aliasing bug ([`ScaleByDiffGradBuggy`]): diffGrad at
+/// step 1, Adam at `lr / 2` afterwards.
+pub fn diffgrad_buggy(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64) -> DiffGradBuggy {
+    chain(scale_by_diffgrad_buggy(b1, b2, eps), scale_by_lr(lr))
+}
+
+/// AMSGrad (Reddi et al. 2018), PyTorch's `Adam(amsgrad=True)` form ([`ScaleByAmsGrad`]).
+pub fn amsgrad(lr: impl Into<Schedule>, b1: f64, b2: f64, eps: f64) -> AmsGrad {
+    chain(scale_by_amsgrad(b1, b2, eps), scale_by_lr(lr))
 }
 
 /// Normalized gradient descent: `x <- x - lr g / |g|`.

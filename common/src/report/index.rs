@@ -141,7 +141,18 @@ pub fn studies_table(reports: &Path, slugs: &[(&str, &str)]) -> Result<String> {
                 super::fmt_secs(r.wall),
                 r.threads_word()
             ),
-            (None, Some(p)) => format!("not run here: {} on 2 cores (`repro plan`)", p.describe()),
+            (None, Some(p)) if p.estimate_seconds.is_none() => {
+                format!(
+                    "not planned: {}",
+                    p.lines.first().map_or("the probe failed", |l| l.as_str()).replace('|', "\\|")
+                )
+            }
+            (None, Some(p)) => {
+                format!(
+                    "not run here; setup and first sweep {} on 2 cores (`repro plan`: later sweeps not sampled)",
+                    p.describe()
+                )
+            }
             (None, None) => "-".into(),
         };
         match rows.iter().find(|r| r.slug == slug) {
@@ -165,6 +176,8 @@ struct PlanRow {
     profile: String,
     estimate_seconds: Option<f64>,
     at_least: bool,
+    #[serde(default)]
+    lines: Vec<String>,
 }
 
 impl PlanRow {
@@ -226,15 +239,18 @@ mod studies_table_tests {
         fs::write(
             full.join("plan.json"),
             r#"{"entries": [{"study": "a", "profile": "full", "estimate_seconds": 7560.0, "at_least": false},
-                            {"study": "c", "profile": "full", "estimate_seconds": 60.0, "at_least": true}]}"#,
+                            {"study": "c", "profile": "full", "estimate_seconds": 60.0, "at_least": true},
+                            {"study": "e", "profile": "full", "estimate_seconds": null, "at_least": false,
+                             "lines": ["needs the MNIST files"]}]}"#,
         )
         .unwrap();
         fs::write(full.join("b").join("claims.json"), r#"{"study": "b", "profile": "full", "seed": 0, "claims": []}"#)
             .unwrap();
-        let t = studies_table(dir.path(), &[("a", "A"), ("b", "B"), ("c", "C"), ("d", "D")]).unwrap();
-        assert!(t.contains("| no report | - | not run here: about 2.1 h on 2 cores (`repro plan`) | - |"), "{t}");
+        let t = studies_table(dir.path(), &[("a", "A"), ("b", "B"), ("c", "C"), ("d", "D"), ("e", "E")]).unwrap();
+        assert!(t.contains("| no report | - | not planned: needs the MNIST files | - |"), "{t}");
+        assert!(t.contains("| no report | - | not run here; setup and first sweep about 2.1 h on 2 cores"), "{t}");
         assert!(t.contains("[0/0 gated passed](reports/full/b/README.md)"), "{t}");
-        assert!(t.contains("not run here: at least 60 s"), "{t}");
+        assert!(t.contains("first sweep at least 60 s"), "{t}");
         assert!(t.contains("| [d](studies/d/README.md) | D | no report | - | - | - |"), "{t}");
     }
 }

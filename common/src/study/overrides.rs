@@ -46,7 +46,11 @@ fn parse_like(old: &Value, raw: &str, key: &str) -> Result<Value, BadInput> {
             let x: f64 = raw.parse().map_err(|_| bad("a number"))?;
             serde_json::Number::from_f64(x).map(Value::Number).ok_or_else(|| bad("a finite number"))?
         }
-        Value::String(_) => Value::String(raw.to_string()),
+        // `uniform`, or the JSON string `"uniform"` (as `repro config` prints it).
+        Value::String(_) => match serde_json::from_str::<String>(raw) {
+            Ok(text) if raw.starts_with('"') => Value::String(text),
+            _ => Value::String(raw.to_string()),
+        },
         Value::Array(items) => {
             if raw.starts_with('[') {
                 serde_json::from_str(raw).map_err(|_| bad("a JSON list"))?
@@ -119,6 +123,13 @@ mod tests {
         let mut c = cfg();
         apply(&mut c, &[("widths".into(), "[4]".into())], "demo").unwrap();
         assert_eq!(c["widths"], json!([4]));
+        // A string as `repro config` prints it (JSON, quoted) is the same string; a quote that
+        // does not make a JSON string stays part of the text.
+        for (raw, want) in [("\"y\"", "y"), ("\"a,b\"", "a,b"), ("\"half", "\"half"), ("y\"", "y\"")] {
+            let mut c = cfg();
+            apply(&mut c, &[("name".into(), raw.into())], "demo").unwrap();
+            assert_eq!(c["name"], json!(want), "{raw}");
+        }
     }
 
     #[test]

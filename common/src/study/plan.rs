@@ -286,6 +286,17 @@ impl PlanEntry {
             lines,
         }
     }
+    /// The entry of a study whose probe failed (`why`: the error, e.g. data it needs is missing):
+    /// no estimate, the reason as its one line.
+    pub fn failed(study: &str, profile: super::Profile, seed: u64, jobs: usize, limit: f64, why: String) -> Self {
+        let empty =
+            Plan { setup_seconds: 0.0, sweep: None, cell_seconds: vec![], finished: false, timed_out: false, limit };
+        PlanEntry {
+            estimate_seconds: None,
+            at_least: false,
+            ..PlanEntry::new(study, profile, seed, jobs, limit, empty, vec![why])
+        }
+    }
     /// `about 2.1 h` or `at least 60 s` (`-` without an estimate).
     pub fn describe(&self) -> String {
         match self.estimate_seconds {
@@ -368,6 +379,10 @@ mod tests {
         // A sample that finished is an estimate, not a bound: 2 s + 5 rounds of 4 s.
         let c = PlanEntry::new("c", p, 1, 2, 60.0, plan(vec![3.0, 5.0], false), vec![]);
         assert_eq!((c.estimate_seconds, c.at_least), (Some(22.0), false));
+        // A probe that failed is kept with its reason and no estimate.
+        f.put(PlanEntry::failed("d", p, 1, 2, 60.0, "needs the MNIST files".into()));
+        let d = f.get("d", "full").unwrap();
+        assert_eq!((d.estimate_seconds, d.lines.clone()), (None, vec!["needs the MNIST files".to_string()]));
         f.write(&path).unwrap();
         assert_eq!(PlanFile::read(&path).unwrap(), f);
         std::fs::write(&path, "{").unwrap();

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::optim::Optimizer;
 
+pub mod adaptive;
+pub mod sharpness;
+
 /// How mini-batches are drawn from `0..n_samples`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
