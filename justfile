@@ -13,6 +13,16 @@ test:
     cargo test --release --workspace
 
 # Re-read every claims.json; exit 1 if a gated claim failed.
+# The property tests at n fresh random proptest seeds (CI pins one seed; this explores): just proptest-sweep 10
+proptest-sweep n="10":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for i in $(seq {{n}}); do
+      seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+      echo "PROPTEST_RNG_SEED=$seed"
+      PROPTEST_RNG_SEED=$seed cargo test --release --workspace --lib -q 2>&1 | grep -E "panicked at|minimal failing" || true
+    done
+
 check *args:
     cargo run --release -q -p repro -- check {{args}}
 

@@ -352,7 +352,12 @@ mod tests {
             let (p, nr) = pinv_ranked(a.view(), None).unwrap();
             prop_assert_eq!(nr.rank, r);
             if r > 0 {
-                prop_assert!(nr.gap > 1e4, "gap {}", nr.gap);
+                // Below the cut the values sit at rounding level, under the floor, so the gap is
+                // σ_r/(√ε σ_1) = 6.7e7/κ_r: a clear cut wherever the factors are not themselves
+                // ill-conditioned (random Gaussian squares reach κ > 1e4 in about 1 case of 2000).
+                let sv = crate::linalg::dense::singular_values(&a);
+                let kappa = sv[0] / sv[r - 1];
+                prop_assert!(nr.gap > 1e4 || kappa > 1e3, "gap {} at κ_r {kappa:e}", nr.gap);
                 prop_assert!(penrose(&a, &p) < 1e-8, "penrose {}", penrose(&a, &p));
             }
             if r == m.min(n) {
