@@ -3,6 +3,25 @@
 //! confidence intervals, a median filter (shrinking or SciPy-reflected edges), a seeded k-fold splitter, grids and thinning for
 //! figures. Every function here is tested against a closed form.
 
+/// Centered kernel alignment of two `n x n` kernel (Gram) matrices (Kornblith et al. 2019, as used
+/// between the NTKs at two times): `⟨HK₁H, HK₂H⟩_F / (‖HK₁H‖_F ‖HK₂H‖_F)` with the centering
+/// `H = I − 11ᵀ/n`. In [−1, 1] (in [0, 1] for PSD kernels), 1 for kernels equal up to a positive
+/// scale, invariant to adding a constant to every entry; NaN where a centered kernel is 0.
+pub fn cka(k1: ndarray::ArrayView2<f64>, k2: ndarray::ArrayView2<f64>) -> f64 {
+    let n = k1.nrows();
+    assert!(k1.dim() == (n, n) && k2.dim() == (n, n), "cka: two n x n kernels, got {:?} and {:?}", k1.dim(), k2.dim());
+    let center = |k: ndarray::ArrayView2<f64>| {
+        let rows = k.mean_axis(ndarray::Axis(1)).unwrap_or_default();
+        let cols = k.mean_axis(ndarray::Axis(0)).unwrap_or_default();
+        let all = k.mean().unwrap_or(0.0);
+        ndarray::Array2::from_shape_fn((n, n), |(i, j)| k[[i, j]] - rows[i] - cols[j] + all)
+    };
+    let (c1, c2) = (center(k1), center(k2));
+    let dot = |a: &ndarray::Array2<f64>, b: &ndarray::Array2<f64>| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let den = (dot(&c1, &c1) * dot(&c2, &c2)).sqrt();
+    if den > 0.0 { dot(&c1, &c2) / den } else { f64::NAN }
+}
+
 /// Ordinary least squares of `y` on `x`: `(slope, intercept)`.
 pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
     assert_eq!(x.len(), y.len(), "ols: x and y differ in length");
@@ -369,6 +388,34 @@ mod tests {
             let y: Vec<f64> = x.iter().map(|v| c * v.powf(p)).collect();
             prop_assert!((loglog_slope(&x, &y) - p).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn cka_closed_forms() {
+        use ndarray::{Array2, array};
+        // Linear kernels XXᵀ: equal up to scale → 1; a constant added to every entry → unchanged.
+        let x = array![[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [-1.0, 3.0]];
+        let k = x.dot(&x.t());
+        assert!((cka(k.view(), k.view()) - 1.0).abs() < 1e-14);
+        assert!((cka(k.view(), (&k * 5.0 + 7.0).view()) - 1.0).abs() < 1e-14);
+        // Two centered indicator kernels of orthogonal splits: 0 (a hand-computed case).
+        // u = (1, 1, −1, −1), v = (1, −1, 1, −1): centered already, ⟨uuᵀ, vvᵀ⟩ = (u·v)² = 0.
+        let u = array![1.0, 1.0, -1.0, -1.0];
+        let v = array![1.0, -1.0, 1.0, -1.0];
+        let outer = |a: &ndarray::Array1<f64>| Array2::from_shape_fn((4, 4), |(i, j)| a[i] * a[j]);
+        assert!(cka(outer(&u).view(), outer(&v).view()).abs() < 1e-15);
+        // w = u + v/2: CKA(uuᵀ, wwᵀ) = (u·w)²/(|u|²|w|²) = 16/(4·5) = 0.8.
+        let w = &u + &(&v * 0.5);
+        assert!((cka(outer(&u).view(), outer(&w).view()) - 0.8).abs() < 1e-14);
+        // The nearest wrong form, uncentered alignment, moves when a constant is added to a kernel.
+        let raw = |a: &Array2<f64>, b: &Array2<f64>| {
+            let d = |p: &Array2<f64>, q: &Array2<f64>| p.iter().zip(q).map(|(s, t)| s * t).sum::<f64>();
+            d(a, b) / (d(a, a) * d(b, b)).sqrt()
+        };
+        // uuᵀ + 11ᵀ against wwᵀ: centered 0.8 still, uncentered 16/(√32·5) = 0.566.
+        assert!((cka((outer(&u) + 1.0).view(), outer(&w).view()) - 0.8).abs() < 1e-14);
+        assert!((raw(&(outer(&u) + 1.0), &outer(&w)) - 16.0 / (32f64.sqrt() * 5.0)).abs() < 1e-14);
+        assert!(cka(Array2::zeros((3, 3)).view(), k.slice(ndarray::s![..3, ..3])).is_nan());
     }
 
     #[test]

@@ -21,6 +21,8 @@ macro_rules! for_each_study {
             eal_sketching::EalSketching,
             gbnn_sequential_boosting::GbnnSequentialBoosting,
             grad_normalized_smoothness::GradNormalizedSmoothness,
+            grokking_lazy_rich::GrokkingLazyRich,
+            grokking_stablemax::GrokkingStablemax,
             hessian_bulk_outliers::HessianBulkOutliers,
             highdim_generalization_dynamics::HighdimGeneralizationDynamics,
             holo_ep_jacobian_homeostasis::HoloEpJacobianHomeostasis,

@@ -197,6 +197,22 @@ impl Mlp {
         ((0..l).map(per).sum(), per(l))
     }
 
+    /// The flat parameter range of every tensor in layout order: layer 0's weight, its bias (when
+    /// `bias` is set), layer 1's weight, ... (what per-tensor transforms such as
+    /// ⊥Grad, `optim::orthogonal_to_weights`, act on).
+    pub fn tensor_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        for l in 0..self.sizes.len() - 1 {
+            let (off, len) = self.layer_offset(l);
+            let nw = self.sizes[l] * self.sizes[l + 1];
+            out.push(off..off + nw);
+            if self.bias {
+                out.push(off + nw..off + len);
+            }
+        }
+        out
+    }
+
     /// Views of layer `l`: weight (`out x in`) and bias. `w` must be contiguous.
     pub fn layer<'a>(&self, w: ArrayView1<'a, f64>, l: usize) -> (ArrayView2<'a, f64>, Option<ArrayView1<'a, f64>>) {
         let (off, len) = self.layer_offset(l);

@@ -26,6 +26,7 @@ pub mod lsa;
 pub mod mlp;
 pub mod path;
 pub mod per_sample;
+pub mod precision;
 
 #[cfg(test)]
 mod tests;

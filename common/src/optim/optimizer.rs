@@ -179,6 +179,37 @@ pub enum OptimizerConfig {
         #[serde(default = "eps_default")]
         eps: f64,
     },
+    /// The official code's diffGrad, aliased buffers and all ([`t::diffgrad_buggy`]); serde tag
+    /// `"diffgrad_buggy"`.
+    #[serde(rename = "diffgrad_buggy")]
+    DiffGradBuggy {
+        /// Learning rate.
+        lr: Schedule,
+        /// First-moment decay (default 0.9).
+        #[serde(default = "b1_default")]
+        b1: f64,
+        /// Second-moment decay (default 0.999).
+        #[serde(default = "b2_default")]
+        b2: f64,
+        /// Denominator offset (default 1e-8).
+        #[serde(default = "eps_default")]
+        eps: f64,
+    },
+    /// AMSGrad ([`t::amsgrad`]); serde tag `"amsgrad"`.
+    #[serde(rename = "amsgrad")]
+    AmsGrad {
+        /// Learning rate.
+        lr: Schedule,
+        /// First-moment decay (default 0.9).
+        #[serde(default = "b1_default")]
+        b1: f64,
+        /// Second-moment decay (default 0.999).
+        #[serde(default = "b2_default")]
+        b2: f64,
+        /// Denominator offset (default 1e-8).
+        #[serde(default = "eps_default")]
+        eps: f64,
+    },
     /// Normalized gradient descent ([`t::normalized_gd`]).
     NormalizedGd {
         /// Learning rate.
@@ -208,6 +239,8 @@ impl OptimizerConfig {
             C::Adagrad { lr, eps } => Box::new(stateful(t::adagrad(lr, eps))),
             C::AdagradNorm { lr, b0 } => Box::new(stateful(t::adagrad_norm(lr, b0))),
             C::DiffGrad { lr, b1, b2, eps } => Box::new(stateful(t::diffgrad(lr, b1, b2, eps))),
+            C::DiffGradBuggy { lr, b1, b2, eps } => Box::new(stateful(t::diffgrad_buggy(lr, b1, b2, eps))),
+            C::AmsGrad { lr, b1, b2, eps } => Box::new(stateful(t::amsgrad(lr, b1, b2, eps))),
             C::NormalizedGd { lr } => Box::new(stateful(t::normalized_gd(lr))),
         }
     }
@@ -224,6 +257,8 @@ impl OptimizerConfig {
             C::Adagrad { .. } => "adagrad",
             C::AdagradNorm { .. } => "adagrad_norm",
             C::DiffGrad { .. } => "diffgrad",
+            C::DiffGradBuggy { .. } => "diffgrad_buggy",
+            C::AmsGrad { .. } => "amsgrad",
             C::NormalizedGd { .. } => "normalized_gd",
         }
     }
@@ -240,6 +275,8 @@ impl OptimizerConfig {
             | C::Adagrad { lr, .. }
             | C::AdagradNorm { lr, .. }
             | C::DiffGrad { lr, .. }
+            | C::DiffGradBuggy { lr, .. }
+            | C::AmsGrad { lr, .. }
             | C::NormalizedGd { lr } => lr,
         }
     }
@@ -257,6 +294,8 @@ impl OptimizerConfig {
             | C::Adagrad { lr, .. }
             | C::AdagradNorm { lr, .. }
             | C::DiffGrad { lr, .. }
+            | C::DiffGradBuggy { lr, .. }
+            | C::AmsGrad { lr, .. }
             | C::NormalizedGd { lr } => *lr = new.into(),
         }
         c

@@ -191,6 +191,8 @@ fn config_roundtrips_and_builds() {
         OptimizerConfig::Adagrad { lr: 0.1.into(), eps: 1e-10 },
         OptimizerConfig::AdagradNorm { lr: 0.1.into(), b0: 0.1 },
         OptimizerConfig::DiffGrad { lr: 1e-3.into(), b1: 0.9, b2: 0.999, eps: 1e-8 },
+        OptimizerConfig::DiffGradBuggy { lr: 1e-3.into(), b1: 0.9, b2: 0.999, eps: 1e-8 },
+        OptimizerConfig::AmsGrad { lr: 1e-3.into(), b1: 0.9, b2: 0.99, eps: 1e-8 },
         OptimizerConfig::NormalizedGd { lr: Schedule::Sequence(vec![0.1, 0.05]) },
     ];
     for c in &cfgs {
@@ -211,6 +213,8 @@ fn config_roundtrips_and_builds() {
     }
     let c: OptimizerConfig = serde_json::from_str(r#"{"kind":"adam","lr":{"constant":0.001}}"#).unwrap();
     assert_eq!(c, OptimizerConfig::adam(1e-3));
+    let c: OptimizerConfig = serde_json::from_str(r#"{"kind":"amsgrad","lr":0.01}"#).unwrap();
+    assert_eq!(c, OptimizerConfig::AmsGrad { lr: Schedule::Constant(0.01), b1: 0.9, b2: 0.999, eps: 1e-8 });
     let c: OptimizerConfig = serde_json::from_str(r#"{"kind":"momentum","lr":0.05}"#).unwrap();
     assert_eq!(c, OptimizerConfig::Momentum { lr: Schedule::Constant(0.05), beta: 0.9 });
     let w: Schedule =
@@ -413,5 +417,54 @@ mod bug_equivalence {
                 prop_assert!(u.abs() <= ua.abs() * (1.0 + 1e-12));
             }
         }
+    }
+}
+
+#[test]
+fn orthogonal_to_weights_projects_each_tensor_and_keeps_its_norm() {
+    // Two tensors [0, 3) and [3, 5); coordinate 5 outside both passes through.
+    let p = array![1.0, 2.0, -1.0, 0.5, 0.5, 9.0];
+    let g = array![0.3, -1.0, 2.0, 1.0, -3.0, 4.0];
+    let t = orthogonal_to_weights(vec![0..3, 3..5]);
+    let u = t.update(g.view(), &mut (), p.view(), 0);
+    for r in [0..3usize, 3..5] {
+        let (ut, pt, gt) =
+            (u.slice(ndarray::s![r.clone()]), p.slice(ndarray::s![r.clone()]), g.slice(ndarray::s![r.clone()]));
+        assert!(ut.dot(&pt).abs() < 1e-14 * pt.dot(&pt).sqrt() * gt.dot(&gt).sqrt(), "cos ≠ 0 on {r:?}");
+        assert!((ut.dot(&ut).sqrt() - gt.dot(&gt).sqrt()).abs() < 1e-14);
+    }
+    assert_eq!(u[5], 4.0);
+    // Closed form on the second tensor: θ = (0.5, 0.5), g = (1, −3): θ·g/θ·θ = −2, g⊥ = (2, −2),
+    // rescaled to ‖g‖ = √10: (√5, −√5).
+    assert!((u[3] - 5f64.sqrt()).abs() < 1e-14 && (u[4] + 5f64.sqrt()).abs() < 1e-14);
+    // Without renormalization: the plain projection.
+    let plain = OrthogonalToWeights { renormalize: false, ..t.clone() };
+    let v = plain.update(g.view(), &mut (), p.view(), 0);
+    assert!((v[3] - 2.0).abs() < 1e-15 && (v[4] + 2.0).abs() < 1e-15);
+    // The nearest wrong form, one projection of the flattened global vector, leaves each tensor's
+    // gradient with a component along its own weights.
+    let global = orthogonal_to_weights(std::iter::once(0..5).collect());
+    let w = global.update(g.view(), &mut (), p.view(), 0);
+    let first = w.slice(ndarray::s![0..3]).dot(&p.slice(ndarray::s![0..3]));
+    assert!(first.abs() > 0.1, "{first}");
+    // A zero tensor leaves its gradient unchanged (ε = 1e-30 in the denominator).
+    let z = array![0.0, 0.0, 0.0, 0.5, 0.5, 9.0];
+    let y = t.update(g.view(), &mut (), z.view(), 0);
+    assert_eq!(y.slice(ndarray::s![0..3]), g.slice(ndarray::s![0..3]));
+}
+
+#[test]
+fn mlp_tensor_ranges_partition_the_parameters_in_layout_order() {
+    use crate::models::{Activation, Loss, Mlp};
+    for bias in [false, true] {
+        let mlp = Mlp::new(&[4, 3, 2], Activation::Relu, bias, Loss::SoftmaxCe);
+        let r = mlp.tensor_ranges();
+        assert_eq!(r.len(), if bias { 4 } else { 2 });
+        assert_eq!(r[0].start, 0);
+        assert_eq!(r.last().unwrap().end, crate::models::Model::num_params(&mlp));
+        for pair in r.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+        }
+        assert_eq!(r[0].len(), 12);
     }
 }

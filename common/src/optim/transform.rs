@@ -157,6 +157,48 @@ impl Transform for Normalize {
     }
 }
 
+/// ⊥Grad (Prieto et al. 2025): per parameter tensor `θ_t` (a range of the flat vector), the
+/// gradient's component along the weights is removed, `g_t ← g_t − (θ_t·g_t)/(θ_t·θ_t + ε) θ_t`, and
+/// (with `renormalize`, the official `orthograd.py`) the projected `g_t` is rescaled to the norm
+/// the tensor's gradient had. Coordinates outside every range pass through unchanged. With
+/// `ε = 1e-30` (the official value) a zero tensor leaves its gradient as it is.
+#[derive(Clone, Debug)]
+pub struct OrthogonalToWeights {
+    /// The tensors' ranges in the flat parameter vector (disjoint); one range over everything is
+    /// the global projection (not the paper's form).
+    pub tensors: Vec<std::ops::Range<usize>>,
+    /// Rescale each projected tensor gradient to its original norm.
+    pub renormalize: bool,
+    /// Denominator offset.
+    pub eps: f64,
+}
+
+/// [`OrthogonalToWeights`] with the official defaults (renormalized, `ε = 1e-30`).
+pub fn orthogonal_to_weights(tensors: Vec<std::ops::Range<usize>>) -> OrthogonalToWeights {
+    OrthogonalToWeights { tensors, renormalize: true, eps: 1e-30 }
+}
+
+impl Transform for OrthogonalToWeights {
+    type State = ();
+    fn init(&self, _: ArrayView1<f64>) {}
+    fn update(&self, g: ArrayView1<f64>, _: &mut (), p: ArrayView1<f64>, _: usize) -> Array1<f64> {
+        let mut u = g.to_owned();
+        for r in &self.tensors {
+            let (gt, pt) = (g.slice(ndarray::s![r.clone()]), p.slice(ndarray::s![r.clone()]));
+            let coef = pt.dot(&gt) / (pt.dot(&pt) + self.eps);
+            let mut ut = u.slice_mut(ndarray::s![r.clone()]);
+            ut.scaled_add(-coef, &pt);
+            if self.renormalize {
+                let (before, after) = (gt.dot(&gt).sqrt(), ut.dot(&ut).sqrt());
+                if after > 0.0 {
+                    ut *= before / after;
+                }
+            }
+        }
+        u
+    }
+}
+
 /// `g * min(1, max_norm / |g|)`.
 #[derive(Clone, Debug)]
 pub struct ClipByGlobalNorm(pub f64);

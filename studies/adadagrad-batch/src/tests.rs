@@ -14,12 +14,6 @@ fn tiny() -> Config {
 }
 
 #[test]
-fn claim_declarations_are_well_formed() {
-    let problems = common::report::spec::lint(CLAIMS);
-    assert!(problems.is_empty(), "{problems:?}");
-}
-
-#[test]
 fn figures_pass_the_lint_on_a_tiny_run() {
     let cfg = tiny();
     let r = AdadagradBatch.measure(&cfg, &Ctx::for_test(3, Profile::Quick)).unwrap();

@@ -184,12 +184,6 @@ fn figures_pass_the_lint() {
     }
 }
 
-#[test]
-fn claim_declarations_are_well_formed() {
-    let problems = common::report::spec::lint(CLAIMS);
-    assert!(problems.is_empty(), "{problems:?}");
-}
-
 /// Calibration (run by hand): the quick profile's claims at many root seeds, without figures.
 /// `CAL_SEEDS=24 CAL_START=100000 cargo test --release -p degeneracy_interaction_basis -- --ignored calibrate --nocapture`
 #[test]

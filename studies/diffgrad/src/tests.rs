@@ -289,9 +289,3 @@ fn figures_pass_the_lint_on_a_tiny_run() {
         assert!(problems.is_empty(), "{problems:?}");
     }
 }
-
-#[test]
-fn claim_declarations_are_well_formed() {
-    let problems = common::report::spec::lint(CLAIMS);
-    assert!(problems.is_empty(), "{problems:?}");
-}
