@@ -172,6 +172,30 @@ pub fn collapse_margin(c: usize, unit_roundoff: f64) -> f64 {
     ((c as f64 - 1.0) / unit_roundoff).ln()
 }
 
+/// The smallest margin in `[0, 200]` at which `zero_at(margin)` holds, by 200 bisection steps
+/// (`zero_at` must be false at 0 and true at 200, and monotone between): how the zero-loss edge of
+/// a loss evaluation is measured.
+pub fn first_zero_margin(zero_at: impl Fn(f64) -> bool) -> f64 {
+    let (mut lo, mut hi) = (0.0, 200.0);
+    assert!(zero_at(hi) && !zero_at(lo), "the loss must be 0 at margin 200 and not at 0");
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if zero_at(mid) { hi = mid } else { lo = mid }
+    }
+    hi
+}
+
+/// The measured margin from which [`softmax_ce`] in format `F` is exactly 0, with class `y` at
+/// logit 0 and the `c − 1` others at `−margin` (compare [`collapse_margin`]).
+pub fn zero_loss_margin<F: Real>(c: usize, y: usize) -> f64 {
+    assert!(y < c, "class {y} out of {c}");
+    first_zero_margin(|m| {
+        let mut z = vec![F::from_f64(-m); c];
+        z[y] = F::zero();
+        softmax_ce(&z, y).0 == 0.0
+    })
+}
+
 /// StableMax's `s(x)`: `x + 1` for `x ≥ 0`, `1/(1 − x)` below (continuous, `s(0) = 1`,
 /// `s'(0) = 1` from both sides).
 pub fn stablemax_s(x: f64) -> f64 {
@@ -387,32 +411,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The smallest margin (bisection on f64 margins) at which the loss is exactly 0, with the
-    /// correct class first or last among `c` logits and every competitor at `−m`.
-    fn measured_margin<F: Real>(c: usize, correct_last: bool) -> f64 {
-        let zero_at = |m: f64| {
-            let mut z = vec![F::from_f64(-m); c];
-            let y = if correct_last { c - 1 } else { 0 };
-            z[y] = F::zero();
-            softmax_ce(&z, y).0 == 0.0
-        };
-        let (mut lo, mut hi) = (0.0, 200.0);
-        assert!(zero_at(hi) && !zero_at(lo));
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if zero_at(mid) { hi = mid } else { lo = mid }
-        }
-        hi
-    }
-
     #[test]
     fn zero_loss_margin_is_ln_c_minus_one_over_u() {
         // Q1 of grokking-stablemax: 113 classes. f16 margins are themselves f16 values (spacing
         // 2^-7 at 12), so the measured edge lies within one f16 step of the closed form.
-        for correct_last in [false, true] {
-            let m32 = measured_margin::<f32>(113, correct_last);
-            let m64 = measured_margin::<f64>(113, correct_last);
-            let m16 = measured_margin::<f16>(113, correct_last);
+        for y in [0, 112] {
+            let m32 = zero_loss_margin::<f32>(113, y);
+            let m64 = zero_loss_margin::<f64>(113, y);
+            let m16 = zero_loss_margin::<f16>(113, y);
             let (t16, t32, t64) = (
                 collapse_margin(113, f16::UNIT_ROUNDOFF),
                 collapse_margin(113, f32::UNIT_ROUNDOFF),

@@ -2,7 +2,7 @@
 //! format, and the margin bisection of claim Q1.
 use common::Seed;
 use common::data::synthetic::{ModOp, modular_arithmetic};
-use common::models::precision::{Head, PairMlp, Real, softmax_ce};
+use common::models::precision::{self, Head, PairMlp, Real};
 use common::optim::{Optimizer, Transform, adamw, orthogonal_to_weights, stateful};
 use ndarray::{Array1, ArrayView1};
 use rand::Rng;
@@ -163,24 +163,15 @@ pub fn run<F: Real + ndarray::LinalgScalar>(s: &RunSpec, seed: Seed) -> Record {
 /// softmax CE in `F` is exactly 0 when the correct logit is 0 and `c − 1` competitors are at `−m`.
 /// `from_max` plants the wrong order (the max's 1 first, each competitor absorbed alone).
 pub fn zero_loss_margin<F: Real>(c: usize, from_max: bool) -> f64 {
-    let zero_at = |m: f64| {
-        if from_max {
-            let e = F::from_f64(-m).exp();
-            let mut s = F::one();
-            for _ in 1..c {
-                s = s + e;
-            }
-            s.ln().to_f64() == 0.0
-        } else {
-            let mut z = vec![F::from_f64(-m); c];
-            z[0] = F::zero();
-            softmax_ce(&z, 0).0 == 0.0
-        }
-    };
-    let (mut lo, mut hi) = (0.0, 200.0);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if zero_at(mid) { hi = mid } else { lo = mid }
+    if !from_max {
+        return precision::zero_loss_margin::<F>(c, 0);
     }
-    hi
+    precision::first_zero_margin(|m| {
+        let e = F::from_f64(-m).exp();
+        let mut s = F::one();
+        for _ in 1..c {
+            s = s + e;
+        }
+        s.ln().to_f64() == 0.0
+    })
 }
