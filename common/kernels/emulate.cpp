@@ -79,6 +79,9 @@ int main() {
         out("axpby", y);
         scale(x.data(), (T)-1.5, m);
         out("scale", x);
+        std::vector<T> pr(m);
+        mul(pr.data(), x.data(), y.data(), m);
+        out("mul", pr);
         reduce_dot(x.data(), y.data(), 1, m, part.data());
         reduce_final(part.data(), 1, res.data());
         out("dot", res);

@@ -241,6 +241,11 @@ extern "C" __global__ void axpby(T* y, T a, const T* x, T b, size_t len) {
     GRID_STRIDE(i, len) { y[i] = a * x[i] + b * y[i]; }
 }
 
+// out = x * y elementwise (per-sample statistics: squares of activations and output gradients)
+extern "C" __global__ void mul(T* out, const T* x, const T* y, size_t len) {
+    GRID_STRIDE(i, len) { out[i] = x[i] * y[i]; }
+}
+
 // x *= a
 extern "C" __global__ void scale(T* x, T a, size_t len) {
     GRID_STRIDE(i, len) { x[i] *= a; }

@@ -564,6 +564,10 @@ impl Backend for Cuda {
         let xv = x.slice(xoff..);
         launch!(self, T, "axpby", cfg(len), &mut yv, &a, &xv, &b, &len)
     }
+    fn mul<T: Real>(&self, out: &mut CudaSlice<T>, x: &CudaSlice<T>, y: &CudaSlice<T>, len: usize) -> GpuResult<()> {
+        assert!(len <= out.len() && len <= x.len() && len <= y.len());
+        launch!(self, T, "mul", cfg(len), out, x, y, &len)
+    }
     fn scale<T: Real>(&self, x: &mut CudaSlice<T>, off: usize, a: T, len: usize) -> GpuResult<()> {
         assert!(off + len <= x.len());
         let mut xv = x.slice_mut(off..);

@@ -116,3 +116,26 @@ pub fn mlp_per_sample_grads(
         }
     }
 }
+
+/// Per-sample gradient statistics of `mlp` on `(x, y)` at `w`
+/// ([`crate::models::per_sample::GradStats`]), on `device`: the CPU's streaming
+/// [`crate::models::per_sample::mlp_grad_stats`], or the f64 device pass
+/// ([`super::DevMlp::grad_stats`]: GEMMs and row dots on the device, never the `n x p` matrix).
+/// Counts one gradient evaluation.
+pub fn mlp_grad_stats(
+    device: Device,
+    mlp: &Mlp,
+    x: ArrayView2<f64>,
+    y: &Targets,
+    w: ArrayView1<f64>,
+    coords: bool,
+) -> anyhow::Result<crate::models::per_sample::GradStats> {
+    crate::counters::add_grads(1);
+    match device {
+        Device::Cpu => Ok(crate::models::per_sample::mlp_grad_stats(mlp, w, x, y, coords)),
+        Device::Cuda => {
+            let dev = DevMlp::<_, f64>::new(gpu()?, mlp, x, y)?;
+            Ok(dev.grad_stats(&dev.upload_params(w)?, coords)?)
+        }
+    }
+}

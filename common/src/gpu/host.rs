@@ -300,6 +300,12 @@ impl Backend for Host {
         }
         Ok(())
     }
+    fn mul<T: Real>(&self, out: &mut Vec<T>, x: &Vec<T>, y: &Vec<T>, len: usize) -> GpuResult<()> {
+        for ((o, &a), &b) in out[..len].iter_mut().zip(&x[..len]).zip(&y[..len]) {
+            *o = a * b;
+        }
+        Ok(())
+    }
     fn scale<T: Real>(&self, x: &mut Vec<T>, off: usize, a: T, len: usize) -> GpuResult<()> {
         for v in &mut x[off..off + len] {
             *v *= a;

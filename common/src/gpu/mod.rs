@@ -59,7 +59,7 @@ pub fn probe(choice: crate::device::DeviceChoice) -> Result<crate::device::Probe
 #[cfg(test)]
 mod tests;
 
-pub use curvature::{Curvature, CurvatureOp, mlp_curvature, mlp_per_sample_grads};
+pub use curvature::{Curvature, CurvatureOp, mlp_curvature, mlp_grad_stats, mlp_per_sample_grads};
 pub use ops::{DevHessian, DevLinOp, DevMlp, hutchinson, lanczos};
 
 use crate::models::{Activation, Loss};
@@ -389,6 +389,8 @@ pub trait Backend: Sync {
         b: T,
         len: usize,
     ) -> GpuResult<()>;
+    /// `out[i] = x[i] y[i]` for `i < len` (elementwise product; squares with `x = y`).
+    fn mul<T: Real>(&self, out: &mut Self::Buf<T>, x: &Self::Buf<T>, y: &Self::Buf<T>, len: usize) -> GpuResult<()>;
     /// `x[off..off+len] *= a`.
     fn scale<T: Real>(&self, x: &mut Self::Buf<T>, off: usize, a: T, len: usize) -> GpuResult<()>;
     /// `sum_i x[xoff + i] y[yoff + i]` (or `sum_i x[xoff + i]` without `y`), reduced on the
@@ -449,8 +451,9 @@ pub fn rademacher_sign(seed: u64, i: u64) -> f64 {
 pub const KERNELS_SRC: &str = include_str!("../../kernels/mlp.cu");
 
 /// The names of the kernels in [`KERNELS_SRC`].
-pub const KERNEL_NAMES: [&str; 15] = [
+pub const KERNEL_NAMES: [&str; 16] = [
     "fill_bias",
+    "mul",
     "act_fwd",
     "mul_d1",
     "r_act",

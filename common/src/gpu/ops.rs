@@ -429,6 +429,105 @@ impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
     }
 }
 
+impl<'b, B: Backend, T: Real> DevMlp<'b, B, T> {
+    /// `out[i] = Σ_j x[i, j] y[i, j]` for row-major `n x h` matrices: one elementwise product and
+    /// one GEMM against a ones vector (at least `h` long), on the device; the `n` values come back.
+    fn row_dots(&self, x: &B::Buf<T>, y: &B::Buf<T>, h: usize, ones: &B::Buf<T>) -> GpuResult<Vec<f64>> {
+        let (be, n) = (self.be, self.n);
+        let mut prod = be.zeros::<T>(n * h)?;
+        be.mul(&mut prod, x, y, n * h)?;
+        let mut out = be.zeros::<T>(n)?;
+        mm(be, &mut out, 0, (n, 1), rm::<B, T>(&prod, 0, n, h), false, rm::<B, T>(ones, 0, h, 1), false, 0.0)?;
+        let mut v = self.download(&out)?;
+        v.truncate(n);
+        Ok(v)
+    }
+
+    /// The per-sample gradient statistics of the resident batch at `w`
+    /// ([`crate::models::per_sample::GradStats`]), computed like the CPU's
+    /// [`crate::models::per_sample::mlp_grad_stats`] from the layers' output gradients `Δ_l` and
+    /// inputs `A_l`, never the `n x p` matrix: `ḡ_l = Δ_lᵀA_l/n` (GEMM), `‖δ_i‖²` and `‖a_i‖²`
+    /// (row dots), `⟨g_i, ḡ⟩ = Σ_l δ_iᵀ(Ḡ_l a_i + b̄_l)` (one GEMM and a row dot per layer) and,
+    /// with `coords`, `Σ_i g_ij² = (Δ_l∘Δ_l)ᵀ(A_l∘A_l)` (one GEMM). Device memory is
+    /// `O(n · Σ_l h_l + p)`; what comes back is `ḡ` (`p`), the `n`-vectors of each layer's row dots
+    /// (combined on the host in f64, in layer order) and the coordinate sums. Counts one gradient.
+    pub fn grad_stats(&self, w: &B::Buf<T>, coords: bool) -> GpuResult<crate::models::per_sample::GradStats> {
+        self.grads.fetch_add(1, Ordering::Relaxed);
+        let (be, n, p) = (self.be, self.n, self.num_params());
+        let tape = self.forward_tape(w)?;
+        let (loss, g) = self.loss_and_output_grad(tape.z.last().expect("layers"), false)?;
+        let deltas = self.backward(w, &tape, g, None, true)?;
+        let inv_n = T::from_f64(if n > 0 { 1.0 / n as f64 } else { 0.0 });
+        let widest = self.spec.sizes.iter().copied().max().unwrap_or(1);
+        let ones = be.upload(&vec![T::from_f64(1.0); widest])?;
+        let mut mean = be.zeros::<T>(p)?;
+        let mut sumsq = if coords { Some(be.zeros::<T>(p)?) } else { None };
+        let (mut sq_norms, mut inner) = (vec![0.0f64; n], vec![0.0f64; n]);
+        let bias_one = if self.spec.bias { 1.0 } else { 0.0 };
+        for (l, d) in deltas.iter().enumerate() {
+            let (off, inn, out, boff) = self.dims(l);
+            let a = self.input(&tape, l);
+            let a_buf = a.buf;
+            // ḡ_l = Δ_lᵀ A_l / n and b̄_l = Σ_i δ_i / n.
+            mm(be, &mut mean, off, (out, inn), rm::<B, T>(d, 0, n, out), true, a, false, 0.0)?;
+            be.scale(&mut mean, off, inv_n, out * inn)?;
+            if let Some(bo) = boff {
+                be.col_sum(&mut mean, bo, d, n, out)?;
+                be.scale(&mut mean, bo, inv_n, out)?;
+            }
+            // ‖g_i‖² += ‖δ_i‖² (‖a_i‖² + 1 with a bias).
+            let dd = self.row_dots(d, d, out, &ones)?;
+            let aa = self.row_dots(a_buf, a_buf, inn, &ones)?;
+            for i in 0..n {
+                sq_norms[i] += dd[i] * (aa[i] + bias_one);
+            }
+            // ⟨g_i, ḡ⟩ += δ_iᵀ(Ḡ_l a_i + b̄_l).
+            let mut ga = be.zeros::<T>(n * out)?;
+            if let Some(bo) = boff {
+                be.fill_bias(&mut ga, &mean, bo, n, out)?;
+            }
+            mm(
+                be,
+                &mut ga,
+                0,
+                (n, out),
+                rm::<B, T>(a_buf, 0, n, inn),
+                false,
+                rm::<B, T>(&mean, off, out, inn),
+                true,
+                1.0,
+            )?;
+            for (acc, v) in inner.iter_mut().zip(self.row_dots(d, &ga, out, &ones)?) {
+                *acc += v;
+            }
+            // Σ_i g_ij² per coordinate.
+            if let Some(cs) = sumsq.as_mut() {
+                let mut d2 = be.zeros::<T>(n * out)?;
+                be.mul(&mut d2, d, d, n * out)?;
+                let mut a2 = be.zeros::<T>(n * inn)?;
+                be.mul(&mut a2, a_buf, a_buf, n * inn)?;
+                mm(be, cs, off, (out, inn), rm::<B, T>(&d2, 0, n, out), true, rm::<B, T>(&a2, 0, n, inn), false, 0.0)?;
+                if let Some(bo) = boff {
+                    be.col_sum(cs, bo, &d2, n, out)?;
+                }
+            }
+        }
+        let take = |b: &B::Buf<T>| -> GpuResult<ndarray::Array1<f64>> {
+            let mut v = self.download(b)?;
+            v.truncate(p);
+            Ok(ndarray::Array1::from(v))
+        };
+        Ok(crate::models::per_sample::GradStats {
+            n,
+            loss,
+            mean: take(&mean)?,
+            sq_norms: ndarray::Array1::from(sq_norms),
+            inner: ndarray::Array1::from(inner),
+            coord_sumsq: sumsq.as_ref().map(take).transpose()?,
+        })
+    }
+}
+
 /// A symmetric operator on device vectors (`out = A v`).
 pub trait DevLinOp<B: Backend, T: Real> {
     /// The dimension of the space the operator acts on.

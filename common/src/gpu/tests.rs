@@ -102,6 +102,54 @@ crate::test_devices!(per_sample_grads_match_cpu, |be, R| {
     }
 });
 
+crate::test_devices!(grad_stats_match_cpu_streaming_and_materialized, |be, R| {
+    use crate::models::per_sample::{GradStats, mlp_grad_stats};
+    for (ci, &act) in ACTS.iter().enumerate() {
+        let bias = ci % 2 == 0;
+        let c = case(&[4, 6, 5, 3], act, LOSSES[ci % 3], bias, 11, 70 + ci as u64);
+        let dev = DevMlp::<_, R>::new(be, &c.mlp, c.x.view(), &c.y).unwrap();
+        let w = dev.upload_params(c.w.view()).unwrap();
+        let got = dev.grad_stats(&w, true).unwrap();
+        let cpu = mlp_grad_stats(&c.mlp, c.w.view(), c.x.view(), &c.y, true);
+        // The materialized reference: GradStats of the device's own n x p per-sample matrix.
+        let ps = dev.download(&dev.per_sample_grads(&w).unwrap()).unwrap();
+        let ps = Array2::from_shape_vec((c.x.nrows(), dev.num_params()), ps).unwrap();
+        let rows = GradStats::from_rows(ps.view(), cpu.loss, true);
+        assert_eq!(got.n, cpu.n);
+        assert!((got.loss - cpu.loss).abs() < tol::<R>(30.0) * cpu.loss.abs().max(1.0), "{act:?} loss");
+        for (what, reference) in [("cpu", &cpu), ("materialized", &rows)] {
+            let pairs = [
+                ("mean", &got.mean, &reference.mean),
+                ("sq_norms", &got.sq_norms, &reference.sq_norms),
+                ("inner", &got.inner, &reference.inner),
+                ("coord_sumsq", got.coord_sumsq.as_ref().unwrap(), reference.coord_sumsq.as_ref().unwrap()),
+            ];
+            for (name, a, b) in pairs {
+                let e = rel(a.as_slice().unwrap(), b.as_slice().unwrap());
+                assert!(e < tol::<R>(100.0), "{act:?} {name} vs {what}: {e}");
+            }
+        }
+        // Without coordinates nothing else changes.
+        let lean = dev.grad_stats(&w, false).unwrap();
+        assert!(lean.coord_sumsq.is_none());
+        assert_eq!(lean.sq_norms, got.sq_norms);
+        assert_eq!(lean.inner, got.inner);
+    }
+});
+
+crate::test_devices!(mul_is_elementwise, |be, R| {
+    let x: Vec<R> = (0..7).map(|i| R::from_f64(i as f64 - 2.5)).collect();
+    let y: Vec<R> = (0..7).map(|i| R::from_f64(0.5 * i as f64 + 1.0)).collect();
+    let (dx, dy) = (be.upload(&x).unwrap(), be.upload(&y).unwrap());
+    let mut out = be.upload(&[R::from_f64(9.0); 8]).unwrap();
+    be.mul(&mut out, &dx, &dy, 7).unwrap();
+    let out = be.download(&out).unwrap();
+    for i in 0..7 {
+        assert_eq!(out[i].to_f64(), (x[i] * y[i]).to_f64());
+    }
+    assert_eq!(out[7].to_f64(), 9.0, "mul wrote past len");
+});
+
 crate::test_devices!(lanczos_matches_cpu_step_for_step, |be, R| {
     let c = case(&[4, 8, 3], Activation::Tanh, Loss::SoftmaxCe, true, 30, 5);
     let dev = DevMlp::<_, R>::new(be, &c.mlp, c.x.view(), &c.y).unwrap();
@@ -327,6 +375,9 @@ fn twin_results<R: Real>() -> Vec<(String, Vec<f64>)> {
     out("axpby".into(), &y);
     be.scale(&mut x, 0, R::from_f64(-1.5), m).unwrap();
     out("scale".into(), &x);
+    let mut pr = vec![R::default(); m];
+    be.mul(&mut pr, &x, &y, m).unwrap();
+    out("mul".into(), &pr);
     let dot = be.dot(&x, 0, Some((&y, 0)), m).unwrap();
     out("dot".into(), &[dot]);
     let sum = be.dot(&x, 0, None, m).unwrap();
@@ -406,6 +457,16 @@ fn curvature_op_on_each_device_matches_the_cpu_hessian() {
     assert_eq!(ps_cpu, ps);
     match mlp_per_sample_grads(crate::device::Device::Cuda, &c.mlp, c.x.view(), &c.y, c.w.view()) {
         Ok(g) => assert!(rel(g.as_slice().unwrap(), ps.as_slice().unwrap()) < 1e-10),
+        Err(e) => assert!(e.to_string().contains("no usable GPU"), "{e}"),
+    }
+    let st = crate::models::per_sample::mlp_grad_stats(&c.mlp, c.w.view(), c.x.view(), &c.y, true);
+    let st_cpu = mlp_grad_stats(crate::device::Device::Cpu, &c.mlp, c.x.view(), &c.y, c.w.view(), true).unwrap();
+    assert_eq!(st_cpu, st);
+    match mlp_grad_stats(crate::device::Device::Cuda, &c.mlp, c.x.view(), &c.y, c.w.view(), true) {
+        Ok(g) => {
+            assert!(rel(g.sq_norms.as_slice().unwrap(), st.sq_norms.as_slice().unwrap()) < 1e-10);
+            assert!(rel(g.inner.as_slice().unwrap(), st.inner.as_slice().unwrap()) < 1e-10);
+        }
         Err(e) => assert!(e.to_string().contains("no usable GPU"), "{e}"),
     }
     match mlp_curvature(crate::device::Device::Cuda, &c.mlp, c.x.view(), &c.y, c.w.view(), Curvature::Hessian) {

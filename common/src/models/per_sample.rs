@@ -23,9 +23,11 @@
 //! (`linalg::dense::gemm`), which splits only the output, never the reduction, across threads. So
 //! the statistics are the same bits at any thread count (a test checks 1 vs 4 threads).
 //!
-//! GPU: the CUDA per-sample kernel (`gpu::curvature::mlp_per_sample_grads`) materializes the
-//! `b x p` matrix; these statistics are computed on the CPU only (see [`GradStats::from_rows`] for
-//! the same statistics from any materialized matrix, e.g. one downloaded from the device).
+//! GPU: `gpu::DevMlp::grad_stats` (and `gpu::mlp_grad_stats`, which picks the device) computes the
+//! same statistics with device GEMMs and row dots, never the `b x p` matrix, parity-tested against
+//! this module on the host twin and on CUDA; `gpu::mlp_per_sample_grads` materializes the
+//! `b x p` matrix ([`GradStats::from_rows`] gives the same statistics from any materialized
+//! matrix).
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 

@@ -403,7 +403,7 @@ pub fn measure_with(cfg: &Config, ctx: &Ctx, bug: Bug) -> Result<Results> {
             .child(opt.name())
             .child(&v.label)
             .child_idx("rep", c.rep() as u64);
-        Ok(Some(runs::run_one(cfg, &p, opt, v, run_seed, bug)))
+        Ok(Some(runs::run_one(cfg, &p, opt, v, run_seed, bug, ctx.device)))
     })?;
     let (cells, results) = runs.cells.into_iter().zip(runs.results).filter_map(|(c, r)| r.map(|r| (c, r))).unzip();
     Ok(Results { runs: Swept { cells, results } })

@@ -1,7 +1,8 @@
 //! One training run (AdaGrad-Norm or AdaGrad with a batch-size test) and the statistics read off
 //! its trace: K(ε), the log K(ε) vs log 1/ε slope, the bound-form ratio of K·min‖∇F‖².
 use common::Seed;
-use common::models::per_sample::{GradStats, mlp_grad_stats};
+use common::device::Device;
+use common::models::per_sample::GradStats;
 use common::models::{Model, Targets};
 use common::optim::{Optimizer, adagrad, adagrad_norm, stateful};
 use common::train::adaptive::{AdaptiveConfig, BatchTest, train_adaptive};
@@ -232,7 +233,7 @@ fn accuracy(p: &Problem, w: ArrayView1<f64>) -> f64 {
 }
 
 /// Train one run.
-pub fn run_one(cfg: &Config, p: &Problem, opt: OptKind, v: &Variant, seed: Seed, bug: Bug) -> Run {
+pub fn run_one(cfg: &Config, p: &Problem, opt: OptKind, v: &Variant, seed: Seed, bug: Bug, device: Device) -> Run {
     let t0 = std::time::Instant::now();
     let n = p.n();
     let max = if cfg.max_batch == 0 { n } else { cfg.max_batch.min(n) };
@@ -254,7 +255,9 @@ pub fn run_one(cfg: &Config, p: &Problem, opt: OptKind, v: &Variant, seed: Seed,
     let stats_fn = |w: ArrayView1<f64>, idx: &[usize], coords: bool| {
         let xb = p.x.select(Axis(0), idx);
         let yb: Targets = p.y.select(idx);
-        let st = mlp_grad_stats(&p.mlp, w, xb.view(), &yb, coords);
+        // The streaming statistics on the CPU, or the device's GEMMs (never the b x p matrix).
+        let st = common::gpu::mlp_grad_stats(device, &p.mlp, xb.view(), &yb, w, coords)
+            .unwrap_or_else(|e| panic!("per-sample statistics failed on {device:?}: {e}"));
         let testing = v.test != BatchTest::Constant && idx.len() < max;
         if check.is_none() && testing && idx.len() >= 8 {
             let ps = p.mlp.per_sample_grads(w, xb.view(), &yb);
