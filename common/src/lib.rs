@@ -2,7 +2,7 @@
 //! the `Study` contract. Layers, lowest first; a layer imports only layers below it (the test
 //! `layers::no_upward_imports` checks it):
 //!
-//! `error`, `counters`, `progress` < `rng` < `linalg`, `dual` < `stats` < `prox`, `spectral`, `solve`, `admm` <
+//! `error`, `counters`, `progress` < `rng` < `linalg`, `dual` < `stats` < `prox`, `spectral`, `solve`, `admm`, `graph` <
 //! `data` < `device` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` < `study`.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the study contract and the report tree.
@@ -15,6 +15,7 @@ pub mod device;
 pub mod dual;
 pub mod error;
 pub mod gpu;
+pub mod graph;
 pub mod linalg;
 pub mod models;
 pub mod optim;
@@ -43,7 +44,7 @@ mod layers {
             &["rng"],
             &["linalg", "dual"],
             &["stats"],
-            &["prox", "spectral", "solve", "admm"],
+            &["prox", "spectral", "solve", "admm", "graph"],
             &["data"],
             &["device"],
             &["models"],

@@ -6,6 +6,13 @@
 //! point the map was evaluated (the maps here are piecewise linear, so `J` is symmetric and the
 //! JVP is also the VJP). At the kinks the Jacobian of the piece on the inactive side is used
 //! (`|v_i| = t` counts as thresholded to zero), as jaxopt does.
+//!
+//! [`sinkhorn`]: the log-domain Sinkhorn projection onto matrices with given marginals (doubly
+//! stochastic ones in particular), the KL projection onto the transport polytope.
+
+pub mod sinkhorn;
+
+pub use sinkhorn::{Sinkhorn, SinkhornError, SinkhornOpts, doubly_stochastic, sinkhorn_log};
 
 /// ℓ1 prox (soft thresholding) in place: `v_i ← sign(v_i) max(|v_i| − t, 0)`.
 pub fn soft_threshold(v: &mut [f64], t: f64) {

@@ -2,6 +2,11 @@
 //! quantiles, Spearman's rank correlation, R², least-squares, log-log and linear-rate fits with
 //! confidence intervals, a median filter (shrinking or SciPy-reflected edges), a seeded k-fold splitter, grids and thinning for
 //! figures. Every function here is tested against a closed form.
+//!
+//! [`cluster`]: k-means (k-means++ seeds), spectral clustering, clustering accuracy (Hungarian
+//! matching) and normalized mutual information.
+
+pub mod cluster;
 
 /// Centered kernel alignment of two `n x n` kernel (Gram) matrices (Kornblith et al. 2019, as used
 /// between the NTKs at two times): `⟨HK₁H, HK₂H⟩_F / (‖HK₁H‖_F ‖HK₂H‖_F)` with the centering

@@ -237,6 +237,10 @@ pub struct CgResult {
     pub residual: f64,
     /// Whether `residual <= tol` was reached (false on `max_iter` or non-positive curvature).
     pub converged: bool,
+    /// The relative residual `|r_k| / |b|` (from the recurrence) after each iteration `k`,
+    /// starting with `history[0] = 1` at `x0 = 0`: `iters + 1` values (`[0.0]` alone at `b = 0`;
+    /// one fewer when non-positive curvature stopped the last iteration).
+    pub history: Vec<f64>,
 }
 
 /// Conjugate gradients for SPD `A x = b` from `x0 = 0`, until `|r| <= tol |b|` or `max_iter`.
@@ -258,7 +262,7 @@ pub fn pcg<O: LinOp + ?Sized>(
     let bn = b.dot(&b).sqrt();
     let mut x = Array1::zeros(n);
     if bn == 0.0 {
-        return CgResult { x, iters: 0, residual: 0.0, converged: true };
+        return CgResult { x, iters: 0, residual: 0.0, converged: true, history: vec![0.0] };
     }
     let mut r = b.to_owned();
     let mut z = precond(r.view());
@@ -266,17 +270,19 @@ pub fn pcg<O: LinOp + ?Sized>(
     let mut rz = r.dot(&z);
     let mut res = 1.0;
     let mut iters = 0;
+    let mut history = vec![1.0];
     while res > tol && iters < max_iter {
         let ap = op.apply(p.view());
         let pap = p.dot(&ap);
         iters += 1;
         if pap.is_nan() || pap <= 0.0 {
-            return CgResult { x, iters, residual: res, converged: false };
+            return CgResult { x, iters, residual: res, converged: false, history };
         }
         let a = rz / pap;
         x.scaled_add(a, &p);
         r.scaled_add(-a, &ap);
         res = r.dot(&r).sqrt() / bn;
+        history.push(res);
         if res <= tol {
             break;
         }
@@ -287,5 +293,5 @@ pub fn pcg<O: LinOp + ?Sized>(
         p *= beta;
         p += &z;
     }
-    CgResult { x, iters, residual: res, converged: res <= tol }
+    CgResult { x, iters, residual: res, converged: res <= tol, history }
 }

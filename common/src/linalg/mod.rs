@@ -7,6 +7,7 @@ pub mod krylov;
 pub mod ops;
 pub mod power;
 pub mod rank;
+pub mod sparse;
 pub mod trace;
 
 pub use dense::{
@@ -19,6 +20,7 @@ pub use krylov::{
 };
 pub use ops::{Counted, FnOp, LinOp, Shifted};
 pub use power::{power_iteration, power_iteration_from, top_eigs_power};
+pub use sparse::{CsrMatrix, Ic0, SparseError, laplacian_1d, laplacian_2d, laplacian_3d};
 pub use trace::{hutchinson_samples, hutchinson_trace, mean_var};
 
 #[cfg(test)]

@@ -180,6 +180,41 @@ fn schedules_at_known_steps() {
     assert!((Schedule::step(1.0, vec![2], 0.5).scaled(4.0).value(3) - 2.0).abs() < 1e-15);
 }
 
+/// SGDR: back at `init` at every restart `t = T_0 + ... + T_{i-1}` with `T_i = T_0 mult^i`,
+/// `(init + end)/2` half-way through each cycle, near `end` just before a restart, and equal to
+/// PyTorch's `CosineAnnealingWarmRestarts` closed form.
+#[test]
+fn cosine_restarts_at_restart_points_and_period_multiplication() {
+    let s = Schedule::cosine_restarts(1.0, 0.1, 10, 2);
+    // Restarts at 0, 10, 30, 70, 150 (cycles of 10, 20, 40, 80).
+    for (start, len) in [(0usize, 10usize), (10, 20), (30, 40), (70, 80), (150, 160)] {
+        assert_eq!(s.value(start), 1.0, "restart at {start}");
+        assert!((s.value(start + len / 2) - 0.55).abs() < 1e-12, "mid-cycle at {start}");
+        let before = s.value(start + len - 1);
+        let want = 0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * (len - 1) as f64 / len as f64).cos());
+        assert!((before - want).abs() < 1e-12 && before < 0.1 + 0.9 * 0.03, "{before}");
+    }
+    // Equal cycles with mult = 1 (T_0 = 32 as in CGS): periodic, and the first cycle is Cosine.
+    let e = Schedule::cosine_restarts(1e-3, 0.0, 32, 1);
+    let c = Schedule::cosine(1e-3, 0.0, 32);
+    for t in 0..32 {
+        assert_eq!(e.value(t), c.value(t));
+        assert_eq!(e.value(t + 32 * 7), e.value(t));
+    }
+    assert_eq!(Schedule::cosine_restarts(1.0, 0.2, 0, 2).value(5), 0.2);
+    assert_eq!(Schedule::cosine_restarts(1.0, 0.0, 4, 0).value(9), Schedule::cosine_restarts(1.0, 0.0, 4, 1).value(9));
+    // Very late steps with mult = 2 neither overflow nor loop long.
+    assert!(s.value(usize::MAX).is_finite());
+    assert!((s.scaled(2.0).value(15) - 2.0 * s.value(15)).abs() < 1e-15);
+    // Serde: tagged like Cosine; mult defaults to 1; unknown fields refused.
+    let j = serde_json::to_string(&s).unwrap();
+    assert_eq!(j, r#"{"cosine_restarts":{"init":1.0,"end":0.1,"period":10,"mult":2}}"#);
+    assert_eq!(serde_json::from_str::<Schedule>(&j).unwrap(), s);
+    let d: Schedule = serde_json::from_str(r#"{"cosine_restarts":{"init":1,"end":0,"period":32}}"#).unwrap();
+    assert_eq!(d, Schedule::cosine_restarts(1.0, 0.0, 32, 1));
+    assert!(serde_json::from_str::<Schedule>(r#"{"cosine_restarts":{"init":1,"end":0,"period":3,"t0":3}}"#).is_err());
+}
+
 #[test]
 fn config_roundtrips_and_builds() {
     let cfgs = vec![

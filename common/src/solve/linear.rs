@@ -72,6 +72,17 @@ impl<O: LinOp> LinMap for Sym<O> {
     }
 }
 
+/// A square sparse matrix (any, not only symmetric) as an operator for GMRES and BiCGSTAB.
+impl LinMap for crate::linalg::CsrMatrix {
+    fn dim(&self) -> usize {
+        assert_eq!(self.nrows(), self.ncols(), "LinMap needs a square matrix");
+        self.nrows()
+    }
+    fn matvec(&self, v: ArrayView1<f64>) -> Array1<f64> {
+        crate::linalg::CsrMatrix::matvec(self, v)
+    }
+}
+
 /// Stopping rule of the Krylov methods: `‖b − A x‖ ≤ tol ‖b‖` within `max_iter` operator
 /// applications; GMRES restarts every `restart` steps.
 #[derive(Clone, Copy, Debug)]

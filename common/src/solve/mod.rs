@@ -8,6 +8,10 @@
 //! - [`nonlinear`]: Newton's method for `F(x) = 0` with a backtracking line search on `½‖F‖²`,
 //!   fixed-point iteration that records an estimate of its contraction factor, and
 //!   Levenberg–Marquardt for nonlinear least squares.
+//! - [`tridiag`]: tridiagonal systems by the Thomas algorithm (no allocation in the in-place form).
+//! - [`fv1d`]: a 1-D cell-centred finite-volume solver for `R(u) u_t = D u_xx` with Robin/Dirichlet
+//!   ends, backward Euler and Newton on each step (tridiagonal Jacobians); the diffusion–sorption
+//!   problem of PDEBench as [`DiffusionSorption`].
 //! - [`implicit`]: implicit differentiation in the style of jaxopt's `custom_root` /
 //!   `custom_fixed_point` (Blondel et al. 2022): given an optimality map `F(x, θ) = 0` through its
 //!   JVPs and VJPs ([`RootMap`]), the JVP and VJP of the solution map `x*(θ)` through one linear
@@ -17,17 +21,21 @@
 //! converge, breaks down or meets a non-finite value: no method hangs or panics on a numerical
 //! failure (shape mismatches are programming errors and panic, as in [`crate::linalg`]).
 
+pub mod fv1d;
 pub mod implicit;
 pub mod linear;
 pub mod nonlinear;
 pub mod sketch;
+pub mod tridiag;
 
+pub use fv1d::{Bc, DiffusionSorption, Fv1d, FvSolution, StepOpts};
 pub use implicit::{FixedPoint, FnRoot, LinearSolve, RootMap, root_jacobian, root_jvp, root_vjp};
 pub use linear::{DenseLu, FnMap, KrylovOpts, KrylovSolution, LinMap, Sym, bicgstab, gmres, normal_cg};
 pub use nonlinear::{
     FixedPointOpts, FixedPointResult, LmOpts, LmResult, NewtonOpts, NewtonResult, fixed_point, levenberg_marquardt,
     newton,
 };
+pub use tridiag::{solve_tridiagonal, solve_tridiagonal_in_place};
 
 use crate::linalg::DenseError;
 
