@@ -3,11 +3,12 @@
 //! `layers::no_upward_imports` checks it):
 //!
 //! `error`, `counters`, `progress` < `rng` < `linalg`, `dual` < `stats` < `prox`, `spectral`, `solve`, `admm` <
-//! `data` < `device` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` < `study`.
+//! `data` < `device` < `autodiff` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` < `study`.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the study contract and the report tree.
 
 pub mod admm;
+pub mod autodiff;
 pub mod boundprop;
 pub mod counters;
 pub mod data;
@@ -46,6 +47,7 @@ mod layers {
             &["prox", "spectral", "solve", "admm"],
             &["data"],
             &["device"],
+            &["autodiff"],
             &["models"],
             &["boundprop"],
             &["optim"],
