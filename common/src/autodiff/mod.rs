@@ -24,6 +24,11 @@
 //! forward pass iterates to convergence, the VJP solves `(I − ∂f/∂zᵀ) u = ḡ` by GMRES (each
 //! product one backward pass of the sub-tape at `z*`) and returns `∂f/∂θᵀ u` (the implicit
 //! function theorem; Blondel et al., "Efficient and Modular Implicit Differentiation", 2022).
+//! A least-squares layer is the other pattern: the tests' `ridge` node returns
+//! `x = (AᵀA + λI)⁻¹ Aᵀ b` with the VJP `u = (AᵀA + λI)⁻¹ ḡ`, `ḡ_b = A u`, `ḡ_A = r uᵀ − A u xᵀ`
+//! (`r = b − A x`), reusing the forward pass's Cholesky factor captured in the closure (the same
+//! formula holds at a Levenberg–Marquardt solution of a nonlinear least-squares problem with `A`
+//! its Jacobian there, to first order).
 //!
 //! **Backward pass.** [`Tape::backward`] seeds the scalar loss with 1 ([`Tape::backward_with`]:
 //! any cotangent) and visits the nodes in reverse creation order (a reverse topological order,

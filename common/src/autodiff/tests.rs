@@ -17,13 +17,14 @@ fn randn(rng: &mut impl Rng, shape: &[usize]) -> ArrayD<f64> {
 /// input against central differences with step `h`, coordinate by coordinate (at most `max_coords`
 /// random ones per input). Asserts `|ad − fd| ≤ tol · max(1, |fd|)`.
 fn check_grad_with<'a>(
-    inputs: &[ArrayD<f64>],
+    inputs: &[&ArrayD<f64>],
     seed: u64,
     h: f64,
     tol: f64,
     max_coords: usize,
     build: impl Fn(&Tape<'a>, &[Var]) -> Var,
 ) {
+    let inputs: Vec<ArrayD<f64>> = inputs.iter().map(|&a| a.clone()).collect();
     let mut rng = Seed(seed).child("check_grad").rng();
     let probe = {
         let t = Tape::new();
@@ -45,7 +46,7 @@ fn check_grad_with<'a>(
         };
         (t.item(l), Some(t.grad(l, &vs).expect("backward")))
     };
-    let (_, ad) = loss(inputs);
+    let (_, ad) = loss(&inputs);
     let ad = ad.unwrap();
     for (k, a) in inputs.iter().enumerate() {
         assert_eq!(ad[k].shape(), a.shape());
@@ -72,7 +73,7 @@ fn check_grad_with<'a>(
     }
 }
 
-fn check_grad<'a>(inputs: &[ArrayD<f64>], seed: u64, build: impl Fn(&Tape<'a>, &[Var]) -> Var) {
+fn check_grad<'a>(inputs: &[&ArrayD<f64>], seed: u64, build: impl Fn(&Tape<'a>, &[Var]) -> Var) {
     check_grad_with(inputs, seed, 1e-6, 1e-6, 60, build)
 }
 
@@ -96,11 +97,11 @@ fn binary_ops_with_broadcasting() {
     for (s, (sa, sb)) in cases.iter().enumerate() {
         let a = rnd(10 + s as u64, sa);
         let b = rnd(20 + s as u64, sb).mapv(|v| v.abs() + 0.5); // away from 0 for div
-        check_grad(&[a.clone(), b.clone()], 1, |t, v| t.add(v[0], v[1]));
-        check_grad(&[a.clone(), b.clone()], 2, |t, v| t.sub(v[0], v[1]));
-        check_grad(&[a.clone(), b.clone()], 3, |t, v| t.mul(v[0], v[1]));
-        check_grad(&[a.clone(), b.clone()], 4, |t, v| t.div(v[0], v[1]));
-        check_grad(&[b.clone(), a.clone()], 5, |t, v| t.div(v[1], v[0]));
+        check_grad(&[&a, &b], 1, |t, v| t.add(v[0], v[1]));
+        check_grad(&[&a, &b], 2, |t, v| t.sub(v[0], v[1]));
+        check_grad(&[&a, &b], 3, |t, v| t.mul(v[0], v[1]));
+        check_grad(&[&a, &b], 4, |t, v| t.div(v[0], v[1]));
+        check_grad(&[&b, &a], 5, |t, v| t.div(v[1], v[0]));
     }
 }
 
@@ -119,9 +120,9 @@ fn broadcast_values_match_ndarray() {
 #[test]
 fn scale_neg_add_scalar() {
     let a = rnd(4, &[2, 5]);
-    check_grad(&[a.clone()], 1, |t, v| t.scale(v[0], -2.5));
-    check_grad(&[a.clone()], 2, |t, v| t.neg(v[0]));
-    check_grad(&[a], 3, |t, v| t.add_scalar(v[0], 0.7));
+    check_grad(&[&a], 1, |t, v| t.scale(v[0], -2.5));
+    check_grad(&[&a], 2, |t, v| t.neg(v[0]));
+    check_grad(&[&a], 3, |t, v| t.add_scalar(v[0], 0.7));
 }
 
 #[test]
@@ -138,10 +139,10 @@ fn unary_maps() {
         Unary::Square,
         Unary::Softplus,
     ] {
-        check_grad(&[a.clone()], 7, |t, v| t.map(v[0], f));
+        check_grad(&[&a], 7, |t, v| t.map(v[0], f));
     }
     for f in [Unary::Log, Unary::Sqrt] {
-        check_grad(&[pos.clone()], 8, |t, v| t.map(v[0], f));
+        check_grad(&[&pos], 8, |t, v| t.map(v[0], f));
     }
 }
 
@@ -160,13 +161,13 @@ fn unary_values_at_extremes() {
 #[test]
 fn reductions() {
     let a = rnd(6, &[3, 4, 2]);
-    check_grad(&[a.clone()], 1, |t, v| t.sum(v[0]));
-    check_grad(&[a.clone()], 2, |t, v| t.mean(v[0]));
+    check_grad(&[&a], 1, |t, v| t.sum(v[0]));
+    check_grad(&[&a], 2, |t, v| t.mean(v[0]));
     for ax in 0..3 {
         for keep in [false, true] {
-            check_grad(&[a.clone()], 3, |t, v| t.sum_axis(v[0], ax, keep));
-            check_grad(&[a.clone()], 4, |t, v| t.mean_axis(v[0], ax, keep));
-            check_grad(&[a.clone()], 5, |t, v| t.logsumexp(v[0], ax, keep));
+            check_grad(&[&a], 3, |t, v| t.sum_axis(v[0], ax, keep));
+            check_grad(&[&a], 4, |t, v| t.mean_axis(v[0], ax, keep));
+            check_grad(&[&a], 5, |t, v| t.logsumexp(v[0], ax, keep));
         }
     }
 }
@@ -184,12 +185,12 @@ fn logsumexp_is_stable_and_exact() {
 fn matmul_transpose_permute_reshape() {
     let a = rnd(7, &[3, 5]);
     let b = rnd(8, &[5, 4]);
-    check_grad(&[a.clone(), b.clone()], 1, |t, v| t.matmul(v[0], v[1]));
-    check_grad(&[a.clone()], 2, |t, v| t.transpose(v[0]));
-    check_grad(&[a.clone(), b.clone()], 3, |t, v| t.matmul(t.transpose(v[1]), t.transpose(v[0])));
+    check_grad(&[&a, &b], 1, |t, v| t.matmul(v[0], v[1]));
+    check_grad(&[&a], 2, |t, v| t.transpose(v[0]));
+    check_grad(&[&a, &b], 3, |t, v| t.matmul(t.transpose(v[1]), t.transpose(v[0])));
     let c = rnd(9, &[2, 3, 4]);
-    check_grad(&[c.clone()], 4, |t, v| t.permute(v[0], &[2, 0, 1]));
-    check_grad(&[c.clone()], 5, |t, v| t.reshape(v[0], &[6, 4]));
+    check_grad(&[&c], 4, |t, v| t.permute(v[0], &[2, 0, 1]));
+    check_grad(&[&c], 5, |t, v| t.reshape(v[0], &[6, 4]));
     // matmul's value is the plain product
     let t = Tape::new();
     let (x, y) = (t.constant(a.clone()), t.constant(b.clone()));
@@ -202,9 +203,9 @@ fn matmul_transpose_permute_reshape() {
 fn slice_and_concat() {
     let a = rnd(10, &[4, 5]);
     let b = rnd(11, &[4, 2]);
-    check_grad(&[a.clone()], 1, |t, v| t.slice_axis(v[0], 1, 1..4));
-    check_grad(&[a.clone()], 2, |t, v| t.slice_axis(v[0], 0, 2..4));
-    check_grad(&[a.clone(), b.clone()], 3, |t, v| t.concat(&[v[0], v[1], v[0]], 1));
+    check_grad(&[&a], 1, |t, v| t.slice_axis(v[0], 1, 1..4));
+    check_grad(&[&a], 2, |t, v| t.slice_axis(v[0], 0, 2..4));
+    check_grad(&[&a, &b], 3, |t, v| t.concat(&[v[0], v[1], v[0]], 1));
     let t = Tape::new();
     let (x, y) = (t.constant(a), t.constant(b));
     let c = t.concat(&[x, y], 1);
@@ -216,12 +217,12 @@ fn slice_and_concat() {
 fn logdet_spd() {
     // A = X Xᵀ + I (SPD) built on the tape; the gradient flows through the log-det into X.
     let x = rnd(12, &[4, 6]);
-    check_grad(&[x.clone()], 1, |t, v| {
+    check_grad(&[&x], 1, |t, v| {
         let a = t.add(t.matmul(v[0], t.transpose(v[0])), t.constant(Array2::<f64>::eye(4)));
         t.logdet_spd(a).unwrap()
     });
     // the coding-rate term log det(I + c Zᵀ Z)
-    check_grad(&[x.clone()], 2, |t, v| {
+    check_grad(&[&x], 2, |t, v| {
         let ztz = t.matmul(t.transpose(v[0]), v[0]);
         let a = t.add(t.constant(Array2::<f64>::eye(6)), t.scale(ztz, 0.3));
         t.logdet_spd(a).unwrap()
@@ -232,7 +233,7 @@ fn logdet_spd() {
         let s2 = s.clone().into_dimensionality::<ndarray::Ix2>().unwrap();
         (s2.dot(&s2.t()) + Array2::<f64>::eye(4) + 0.3 * gaussian_mat(&mut Seed(3).rng(), 4, 4, 1.0)).into_dyn()
     };
-    check_grad(&[a], 3, |t, v| t.logdet_spd(v[0]).unwrap());
+    check_grad(&[&a], 3, |t, v| t.logdet_spd(v[0]).unwrap());
     // not positive definite: a typed error
     let t = Tape::new();
     let m = t.param(-Array2::<f64>::eye(3));
@@ -244,12 +245,12 @@ fn gather_and_scatter_rows() {
     let x = rnd(14, &[5, 3]);
     let src = [0usize, 2, 2, 4, 1, 0, 3];
     let dst = [1usize, 0, 3, 3, 4, 2, 2];
-    check_grad(&[x.clone()], 1, |t, v| t.gather_rows(v[0], &src));
+    check_grad(&[&x], 1, |t, v| t.gather_rows(v[0], &src));
     let m = rnd(15, &[7, 3]);
-    check_grad(&[m.clone()], 2, |t, v| t.scatter_add_rows(v[0], &dst, 6));
+    check_grad(&[&m], 2, |t, v| t.scatter_add_rows(v[0], &dst, 6));
     // one message-passing step: h' = tanh(scatter(gather(h) W))
     let w = rnd(16, &[3, 3]);
-    check_grad(&[x.clone(), w], 3, |t, v| {
+    check_grad(&[&x, &w], 3, |t, v| {
         let msg = t.matmul(t.gather_rows(v[0], &src), v[1]);
         t.tanh(t.scatter_add_rows(msg, &dst, 5))
     });
@@ -269,9 +270,9 @@ fn gather_and_scatter_rows() {
 fn losses() {
     let p = rnd(17, &[5, 3]);
     let y = rnd(18, &[5, 3]);
-    check_grad(&[p.clone(), y.clone()], 1, |t, v| t.mse(v[0], v[1]));
+    check_grad(&[&p, &y], 1, |t, v| t.mse(v[0], v[1]));
     let labels = [0usize, 2, 1, 1, 0];
-    check_grad(&[p.clone()], 2, |t, v| t.softmax_cross_entropy(v[0], &labels));
+    check_grad(&[&p], 2, |t, v| t.softmax_cross_entropy(v[0], &labels));
     // CE value against the composed logsumexp
     let t = Tape::new();
     let f = t.constant(p.clone());
@@ -295,11 +296,11 @@ fn conv2d_gradients() {
     let x = rnd(19, &[2, 3, 6, 5]);
     let w = rnd(20, &[4, 3, 3, 3]);
     let b = rnd(21, &[4]);
-    check_grad(&[x.clone(), w.clone(), b.clone()], 1, |t, v| t.conv2d(v[0], v[1], Some(v[2]), Conv2d::same(3)));
-    check_grad(&[x.clone(), w.clone()], 2, |t, v| t.conv2d(v[0], v[1], None, Conv2d { stride: 2, pad: 1 }));
-    check_grad(&[x.clone(), w.clone()], 3, |t, v| t.conv2d(v[0], v[1], None, Conv2d::valid(1)));
+    check_grad(&[&x, &w, &b], 1, |t, v| t.conv2d(v[0], v[1], Some(v[2]), Conv2d::same(3)));
+    check_grad(&[&x, &w], 2, |t, v| t.conv2d(v[0], v[1], None, Conv2d { stride: 2, pad: 1 }));
+    check_grad(&[&x, &w], 3, |t, v| t.conv2d(v[0], v[1], None, Conv2d::valid(1)));
     let w5 = rnd(22, &[2, 3, 5, 1]);
-    check_grad(&[x, w5], 4, |t, v| t.conv2d(v[0], v[1], None, Conv2d { stride: 1, pad: 2 }));
+    check_grad(&[&x, &w5], 4, |t, v| t.conv2d(v[0], v[1], None, Conv2d { stride: 1, pad: 2 }));
 }
 
 #[test]
@@ -337,11 +338,11 @@ fn conv2d_matches_direct_loops() {
 #[test]
 fn pooling_and_upsampling() {
     let x = rnd(26, &[2, 2, 4, 6]);
-    check_grad(&[x.clone()], 1, |t, v| t.avg_pool2d(v[0], 2));
-    check_grad(&[x.clone()], 2, |t, v| t.max_pool2d(v[0], 2));
-    check_grad(&[x.clone()], 3, |t, v| t.upsample_nearest(v[0], 2));
-    check_grad(&[x.clone()], 4, |t, v| t.upsample_bilinear(v[0], 2));
-    check_grad(&[x.clone()], 5, |t, v| t.upsample_bilinear(v[0], 3));
+    check_grad(&[&x], 1, |t, v| t.avg_pool2d(v[0], 2));
+    check_grad(&[&x], 2, |t, v| t.max_pool2d(v[0], 2));
+    check_grad(&[&x], 3, |t, v| t.upsample_nearest(v[0], 2));
+    check_grad(&[&x], 4, |t, v| t.upsample_bilinear(v[0], 2));
+    check_grad(&[&x], 5, |t, v| t.upsample_bilinear(v[0], 3));
     // values: pooling a nearest upsampling gives back the image; bilinear keeps constants and
     // interpolates a linear ramp exactly away from the clamped border
     let t = Tape::new();
@@ -363,7 +364,7 @@ fn small_cnn_end_to_end() {
     let w2 = rnd(29, &[4, 4, 3, 3]).mapv(|v| 0.3 * v);
     let w3 = rnd(30, &[1, 4, 3, 3]).mapv(|v| 0.3 * v);
     let y = rnd(31, &[1, 1, 8, 8]);
-    check_grad(&[x, w1, w2, w3], 1, |t, v| {
+    check_grad(&[&x, &w1, &w2, &w3], 1, |t, v| {
         let h = t.elu(t.conv2d(v[0], v[1], None, Conv2d::same(3)), 1.0);
         let h = t.relu(t.conv2d(t.avg_pool2d(h, 2), v[2], None, Conv2d::same(3)));
         let out = t.conv2d(t.upsample_bilinear(h, 2), v[3], None, Conv2d::same(3));
@@ -394,7 +395,7 @@ fn conv_64x64_16_channels_is_fast() {
 fn custom_node_and_errors() {
     // a custom cube node with a hand-written VJP, checked like any op
     let x = rnd(35, &[3, 2]);
-    check_grad(&[x.clone()], 1, |t, v| {
+    check_grad(&[&x], 1, |t, v| {
         let val = t.value(v[0]).mapv(|a| a * a * a);
         t.custom(&[v[0]], val, |c: &VjpCtx| {
             Ok(vec![Some(ndarray::Zip::from(c.grad).and(c.inputs[0]).map_collect(|&g, &a| 3.0 * a * a * g))])
@@ -407,6 +408,39 @@ fn custom_node_and_errors() {
     let c = t.custom(&[p], val, |_: &VjpCtx| Err(AdError::Custom("no adjoint".into())));
     let l = t.sum(c);
     assert_eq!(t.backward(l).unwrap_err(), AdError::Custom("no adjoint".into()));
+}
+
+/// A least-squares layer as a caller would write it with [`Tape::custom`]: `x = (AᵀA + λI)⁻¹ Aᵀ b`
+/// with the implicit VJP `u = (AᵀA + λI)⁻¹ ḡ`, `ḡ_b = A u`, `ḡ_A = r uᵀ − A u xᵀ` (`r = b − A x`).
+fn ridge<'a>(t: &Tape<'a>, a: Var, b: Var, lam: f64) -> Var {
+    let (av, bv) = (t.value(a).clone().into_dimensionality::<ndarray::Ix2>().unwrap(), t.value(b).clone());
+    let m = av.t().dot(&av) + lam * Array2::<f64>::eye(av.ncols());
+    let ch = crate::linalg::cholesky(m.view()).unwrap();
+    let bm = bv.clone().into_dimensionality::<ndarray::Ix2>().unwrap();
+    let x = ch.solve_mat(av.t().dot(&bm).view());
+    t.custom(&[a, b], x, move |c: &VjpCtx| {
+        let a = c.inputs[0].view().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let b = c.inputs[1].view().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let x = c.output.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let g = c.grad.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let u = ch.solve_mat(g);
+        let au = a.dot(&u);
+        let r = &b - &a.dot(&x);
+        let ga = r.dot(&u.t()) - au.dot(&x.t());
+        Ok(vec![Some(ga.into_dyn()), Some(au.into_dyn())])
+    })
+}
+
+#[test]
+fn custom_least_squares_node() {
+    let a = rnd(36, &[7, 3]);
+    let b = rnd(37, &[7, 2]);
+    check_grad(&[&a, &b], 1, |t, v| ridge(t, v[0], v[1], 0.1));
+    // composed with other ops: the residual norm of the fit
+    check_grad(&[&a, &b], 2, |t, v| {
+        let x = ridge(t, v[0], v[1], 0.1);
+        t.sum(t.square(t.sub(t.matmul(v[0], x), v[1])))
+    });
 }
 
 /// The graph-network layer `z = tanh(γ A z + X W)` (A row-normalized, so `γ < 1` contracts).
@@ -434,7 +468,7 @@ fn fixed_point_gradient_matches_finite_differences_and_unrolling() {
     let opts = FixedPointNode::default();
     let loss_of = |t: &Tape<'_>, z: Var| t.sum(t.mul(z, t.constant(c.clone())));
     // implicit gradient vs central differences of the converged solution (x and W both parameters)
-    check_grad_with(&[x.clone(), w.clone()], 1, 1e-6, 1e-6, 60, |t, v| {
+    check_grad_with(&[&x, &w], 1, 1e-6, 1e-6, 60, |t, v| {
         let z = fixed_point(t, ArrayD::zeros(IxDyn(&[n, 2])), v, layer_f(&a, 0.8), opts).unwrap();
         loss_of(t, z)
     });
@@ -524,7 +558,7 @@ proptest! {
         let sb: Vec<usize> = match pat { 0 => vec![m, n], 1 => vec![1, n], 2 => vec![m, 1], _ => vec![] };
         let a = rnd(seed, &sa);
         let b = rnd(seed + 7, &sb);
-        check_grad(&[a, b], seed, |t, v| t.tanh(t.add(t.mul(v[0], v[1]), v[0])));
+        check_grad(&[&a, &b], seed, |t, v| t.tanh(t.add(t.mul(v[0], v[1]), v[0])));
     }
 
     /// Random matrices: the gradient of `logsumexp(A B, axis)` matches.
@@ -532,7 +566,7 @@ proptest! {
     fn matmul_logsumexp_gradient(m in 1usize..5, k in 1usize..5, n in 1usize..5, ax in 0usize..2, seed in 0u64..1000) {
         let a = rnd(seed, &[m, k]);
         let b = rnd(seed + 3, &[k, n]);
-        check_grad(&[a, b], seed, |t, v| t.logsumexp(t.matmul(v[0], v[1]), ax, true));
+        check_grad(&[&a, &b], seed, |t, v| t.logsumexp(t.matmul(v[0], v[1]), ax, true));
     }
 }
 
