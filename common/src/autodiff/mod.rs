@@ -19,7 +19,9 @@
 //! **Custom VJPs.** A [`Vjp`] receives a [`VjpCtx`]: the parents' values, the node's own value,
 //! the cotangent `ḡ` of the output and which parents need a gradient; it returns one cotangent per
 //! parent (`None` for a parent it skips), each of that parent's shape. Any closure
-//! `Fn(&VjpCtx) -> Result<Vec<Option<ArrayD<f64>>>, AdError>` is a [`Vjp`]. [`fixed_point`]
+//! `Fn(&VjpCtx) -> Result<Vec<Option<ArrayD<f64>>>, AdError>` is a [`Vjp`]. A VJP must not record on
+//! the tape it belongs to (the backward pass holds it borrowed); it may build and differentiate
+//! its own sub-tapes. [`fixed_point`]
 //! (module `implicit`) is the worked example: `z* = f(z*, θ)` with `f` written on a sub-tape, the
 //! forward pass iterates to convergence, the VJP solves `(I − ∂f/∂zᵀ) u = ḡ` by GMRES (each
 //! product one backward pass of the sub-tape at `z*`) and returns `∂f/∂θᵀ u` (the implicit

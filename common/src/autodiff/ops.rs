@@ -428,7 +428,8 @@ impl<'a> Tape<'a> {
     }
 
     /// `ln det S` of the symmetric part `S = (A + Aᵀ)/2` of a positive-definite matrix, by
-    /// Cholesky (`2 Σ ln l_ii`); VJP `ḡ S⁻¹` (symmetric, so exact for any perturbation of `A`).
+    /// Cholesky (`2 Σ ln l_ii`); VJP `ḡ S⁻¹` (Jacobi's formula `d ln det S = tr(S⁻¹ dS)`, Petersen &
+    /// Pedersen, The Matrix Cookbook, eq. 57; `S⁻¹` is symmetric, so exact for any perturbation of `A`).
     /// Errors when `S` is not positive definite.
     pub fn logdet_spd(&self, a: Var) -> Result<Var, DenseError> {
         let (value, inv) = {
