@@ -2,12 +2,14 @@
 //! the `Study` contract. Layers, lowest first; a layer imports only layers below it (the test
 //! `layers::no_upward_imports` checks it):
 //!
-//! `error`, `counters`, `progress` < `rng` < `linalg`, `dual` < `stats` < `prox`, `spectral`, `solve`, `admm`, `graph` <
-//! `data` < `device` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` < `study`.
+//! `error`, `counters`, `progress` < `rng` < `linalg`, `dual` < `stats` < `prox`, `spectral`, `solve`, `admm`,
+//! `graph` < `data` < `device` < `autodiff` < `models` < `boundprop` < `optim` < `train` < `gpu` < `report` <
+//! `study`.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the study contract and the report tree.
 
 pub mod admm;
+pub mod autodiff;
 pub mod boundprop;
 pub mod counters;
 pub mod data;
@@ -47,6 +49,7 @@ mod layers {
             &["prox", "spectral", "solve", "admm", "graph"],
             &["data"],
             &["device"],
+            &["autodiff"],
             &["models"],
             &["boundprop"],
             &["optim"],
