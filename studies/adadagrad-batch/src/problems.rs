@@ -2,7 +2,8 @@
 //! on digits (the non-convex smooth problem), and (full profile) multinomial logistic regression
 //! on MNIST as in the official `expt.sh`. Logistic regression is a one-layer [`Mlp`] with a
 //! softmax cross-entropy (two classes for the binary sets), so every problem shares one
-//! per-sample statistics path ([`common::models::per_sample::mlp_grad_stats`]).
+//! per-sample statistics path ([`common::gpu::mlp_grad_stats`]: the CPU's streaming
+//! [`common::models::per_sample::mlp_grad_stats`], or the device pass under `--device cuda`).
 use anyhow::Result;
 use common::data::{Shipped, load_mnist_idx, load_shipped};
 use common::models::{Activation, Loss, Mlp, Targets};
